@@ -1,0 +1,330 @@
+//! Errors: one enum with kinds a caller can match on, and accessors.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call to the Zaby runtime.
+///
+/// Match on the variant to tell the kinds apart, or ask the accessors
+/// ([`status`](Error::status), [`is_retryable`](Error::is_retryable), …). No
+/// variant's `Display` or `Debug` ever contains the runtime token or API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: the token was missing, malformed or rejected.
+    #[error("authentication failed: {0}")]
+    Auth(ApiError),
+    /// The runtime token has expired (code `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`): mint a new one.
+    #[error("runtime token expired: {0}")]
+    TokenExpired(ApiError),
+    /// 403: the token may not do this.
+    #[error("permission denied: {0}")]
+    Permission(ApiError),
+    /// The runtime token has no uses left
+    /// (code `MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED`): mint a new one.
+    #[error("runtime token used up: {0}")]
+    TokenExhausted(ApiError),
+    /// 404: no such run, approval or route.
+    #[error("not found: {0}")]
+    NotFound(ApiError),
+    /// 400 or 422: the server rejected the request's content.
+    #[error("request rejected: {0}")]
+    Validation(ApiError),
+    /// 429: too many requests; see [`Error::retry_after`].
+    #[error("rate limited: {0}")]
+    RateLimited(ApiError),
+    /// Any other non-2xx answer (5xx, an unfollowable redirect, …).
+    #[error("{0}")]
+    Api(ApiError),
+    /// The connection could not be made or broke before an answer arrived.
+    #[error("connection failed: {0}")]
+    Connection(std::io::Error),
+    /// Waited longer than the configured timeout; the text says for what.
+    #[error("timed out {0}")]
+    Timeout(String),
+    /// The event stream broke, was cut short, or sent more than the size cap.
+    #[error("event stream failed: {0}")]
+    Stream(String),
+    /// A 2xx answer whose body was not the JSON expected; the raw body is kept.
+    #[error("{0}")]
+    Decode(DecodeError),
+    /// The client was configured wrongly; nothing was sent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An argument was not acceptable; nothing was sent.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// A non-2xx answer from the Zaby API.
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The server's `message`, or `Zaby API request failed with status N.`
+    pub message: String,
+    /// The server's `code` or `errorCode`, when it sent one.
+    pub code: Option<String>,
+    /// The `x-request-id` header of the answer, for support requests.
+    pub request_id: Option<String>,
+    /// The `retry-after` header, when the server sent one in seconds.
+    pub retry_after: Option<Duration>,
+    /// The whole body: its JSON, or its text as a JSON string when it was not JSON.
+    pub body: Value,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (status {}", self.message, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, ", code {code}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", request id {id}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// A 2xx answer whose body could not be read as the JSON expected.
+#[derive(Clone, Debug)]
+pub struct DecodeError {
+    /// What was wrong, e.g. `expected a run: missing field runId`.
+    pub message: String,
+    /// The body as received (lossy UTF-8), so the caller can see what came.
+    pub body: String,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unexpected response body: {}", self.message)
+    }
+}
+
+impl Error {
+    /// The API error inside, for the variants that carry one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Auth(e)
+            | Error::TokenExpired(e)
+            | Error::Permission(e)
+            | Error::TokenExhausted(e)
+            | Error::NotFound(e)
+            | Error::Validation(e)
+            | Error::RateLimited(e)
+            | Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        self.api_error().map(|e| e.status)
+    }
+
+    /// The server's error code of an API error, e.g. `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`.
+    pub fn code(&self) -> Option<&str> {
+        self.api_error()?.code.as_deref()
+    }
+
+    /// The `x-request-id` of the answer that carried the error.
+    pub fn request_id(&self) -> Option<&str> {
+        self.api_error()?.request_id.as_deref()
+    }
+
+    /// How long the server asked to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_error()?.retry_after
+    }
+
+    /// Whether trying the same call again may succeed: 408, 429, 5xx,
+    /// connection failures and timeouts.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Connection(_) | Error::Timeout(_) => true,
+            _ => self.status().is_some_and(is_retryable_status),
+        }
+    }
+
+    /// Builds the typed error for a non-2xx answer. Codes decide before statuses.
+    pub(crate) fn from_api(e: ApiError) -> Error {
+        match (e.code.as_deref(), e.status) {
+            (Some("MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"), _) => Error::TokenExpired(e),
+            (Some("MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED"), _) => {
+                Error::TokenExhausted(e)
+            }
+            (_, 401) => Error::Auth(e),
+            (_, 403) => Error::Permission(e),
+            (_, 404) => Error::NotFound(e),
+            (_, 400 | 422) => Error::Validation(e),
+            (_, 429) => Error::RateLimited(e),
+            _ => Error::Api(e),
+        }
+    }
+}
+
+/// 408, 429 and 5xx: the statuses worth another try.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
+}
+
+impl ApiError {
+    /// Reads a non-2xx answer: message and code from a JSON body, the rest from headers.
+    pub(crate) fn from_parts(
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+        secrets: &[String],
+    ) -> ApiError {
+        let body = match serde_json::from_slice::<Value>(body) {
+            Ok(v) => v,
+            Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
+        };
+        let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+        let message = text("message")
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| format!("Zaby API request failed with status {status}."));
+        let code = text("code").or_else(|| text("errorCode"));
+        let mut e = ApiError {
+            status,
+            message,
+            code,
+            request_id: header(headers, "x-request-id").map(str::to_owned),
+            retry_after: header(headers, "retry-after").and_then(parse_retry_after),
+            body,
+        };
+        for secret in secrets {
+            e.mask(secret);
+        }
+        e
+    }
+
+    /// Replaces a secret the server echoed back; short strings are left alone
+    /// because they are too likely to be ordinary words.
+    fn mask(&mut self, secret: &str) {
+        if secret.len() < 8 {
+            return;
+        }
+        mask_str(&mut self.message, secret);
+        mask_value(&mut self.body, secret);
+    }
+}
+
+const MASK: &str = "[redacted]";
+
+fn mask_str(s: &mut String, secret: &str) {
+    if s.contains(secret) {
+        *s = s.replace(secret, MASK);
+    }
+}
+
+fn mask_value(v: &mut Value, secret: &str) {
+    match v {
+        Value::String(s) => mask_str(s, secret),
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, secret)),
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains(secret)).cloned().collect();
+            for key in keys {
+                if let Some(v) = map.remove(&key) {
+                    map.insert(key.replace(secret, MASK), v);
+                }
+            }
+            map.values_mut().for_each(|v| mask_value(v, secret));
+        }
+        _ => {}
+    }
+}
+
+/// The first header of that (lower-case) name.
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// `retry-after` in seconds (fractions allowed). HTTP dates are not used by the API.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api(status: u16, body: &str) -> Error {
+        Error::from_api(ApiError::from_parts(status, &[], body.as_bytes(), &[]))
+    }
+
+    #[test]
+    fn codes_decide_before_statuses() {
+        let expired = r#"{"message":"m","code":"MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"}"#;
+        assert!(matches!(api(403, expired), Error::TokenExpired(_)));
+        let used = r#"{"errorCode":"MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED"}"#;
+        assert!(matches!(api(401, used), Error::TokenExhausted(_)));
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        assert!(matches!(api(401, "{}"), Error::Auth(_)));
+        assert!(matches!(api(403, "{}"), Error::Permission(_)));
+        assert!(matches!(api(404, "{}"), Error::NotFound(_)));
+        assert!(matches!(api(400, "{}"), Error::Validation(_)));
+        assert!(matches!(api(422, "{}"), Error::Validation(_)));
+        assert!(matches!(api(429, "{}"), Error::RateLimited(_)));
+        assert!(matches!(api(500, "{}"), Error::Api(_)));
+        assert!(matches!(api(418, "{}"), Error::Api(_)));
+    }
+
+    #[test]
+    fn html_body_is_kept_as_a_string_with_the_default_message() {
+        let e = api(502, "<html>Bad gateway</html>");
+        let a = e.api_error().unwrap();
+        assert_eq!(a.body, json!("<html>Bad gateway</html>"));
+        assert_eq!(a.message, "Zaby API request failed with status 502.");
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn headers_give_request_id_and_retry_after() {
+        let headers = vec![
+            ("x-request-id".to_owned(), "req-1".to_owned()),
+            ("retry-after".to_owned(), "2".to_owned()),
+        ];
+        let e = Error::from_api(ApiError::from_parts(429, &headers, b"{}", &[]));
+        assert_eq!(e.request_id(), Some("req-1"));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+        assert_eq!(e.status(), Some(429));
+    }
+
+    #[test]
+    fn echoed_secrets_are_masked_everywhere() {
+        let secret = "eyJsecret-token-123".to_owned();
+        let body = format!(r#"{{"message":"bad token {secret}","echo":{{"{secret}":["{secret}"]}}}}"#);
+        let e = Error::from_api(ApiError::from_parts(401, &[], body.as_bytes(), &[secret.clone()]));
+        assert!(!format!("{e} {e:?}").contains(&secret));
+        assert!(format!("{e}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn short_secrets_are_not_masked() {
+        let body = br#"{"message":"the token"}"#;
+        let e = ApiError::from_parts(401, &[], body, &["token".to_owned()]);
+        assert_eq!(e.message, "the token");
+    }
+
+    #[test]
+    fn error_stays_small() {
+        // Returned on every call: keep it cheap to move.
+        assert!(std::mem::size_of::<Error>() <= 160, "{}", std::mem::size_of::<Error>());
+    }
+}

@@ -1,0 +1,1 @@
+//! The Server-Sent Events parser on its own, over any reader.
