@@ -178,7 +178,7 @@ impl ApiError {
         status: u16,
         headers: &[(String, String)],
         body: &[u8],
-        secrets: &[String],
+        secrets: &[&str],
     ) -> ApiError {
         let body = match serde_json::from_slice::<Value>(body) {
             Ok(v) => v,
@@ -309,8 +309,9 @@ mod tests {
     #[test]
     fn echoed_secrets_are_masked_everywhere() {
         let secret = "eyJsecret-token-123".to_owned();
-        let body = format!(r#"{{"message":"bad token {secret}","echo":{{"{secret}":["{secret}"]}}}}"#);
-        let e = Error::from_api(ApiError::from_parts(401, &[], body.as_bytes(), &[secret.clone()]));
+        let body =
+            format!(r#"{{"message":"bad token {secret}","echo":{{"{secret}":["{secret}"]}}}}"#);
+        let e = Error::from_api(ApiError::from_parts(401, &[], body.as_bytes(), &[&secret]));
         assert!(!format!("{e} {e:?}").contains(&secret));
         assert!(format!("{e}").contains("[redacted]"));
     }
@@ -318,13 +319,17 @@ mod tests {
     #[test]
     fn short_secrets_are_not_masked() {
         let body = br#"{"message":"the token"}"#;
-        let e = ApiError::from_parts(401, &[], body, &["token".to_owned()]);
+        let e = ApiError::from_parts(401, &[], body, &["token"]);
         assert_eq!(e.message, "the token");
     }
 
     #[test]
     fn error_stays_small() {
         // Returned on every call: keep it cheap to move.
-        assert!(std::mem::size_of::<Error>() <= 160, "{}", std::mem::size_of::<Error>());
+        assert!(
+            std::mem::size_of::<Error>() <= 160,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

@@ -1,12 +1,45 @@
-//! Blocking Rust SDK for the Zaby agent runtime.
+//! Blocking Rust SDK for the Zaby agent runtime: start runs, stream their
+//! events, answer approvals and send feedback, with no async runtime.
+//!
+//! ```no_run
+//! use zaby::{Feedback, ZabyRuntime};
+//!
+//! let runtime = ZabyRuntime::new("eyJhbGciOi...")?;
+//! let run = runtime.runs().start("What's the weather in London?")?;
+//! println!("{}", run.final_output.as_deref().unwrap_or(""));
+//! runtime.feedback().create(&run.run_id, Feedback::rating(5))?;
+//! # Ok::<(), zaby::Error>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// `ApiError`'s public fields are the API callers match on; boxing them would
+// break those patterns. A test pins `Error`'s size instead.
+#![allow(clippy::result_large_err)]
 
+mod approvals;
+mod client;
+mod config;
 mod error;
 mod event;
+mod feedback;
+mod request;
+mod retry;
+mod runs;
 pub mod sse;
 pub mod testing;
+mod transport;
 
+pub use approvals::Approvals;
+pub use client::{DEFAULT_MAX_RECONNECTS, ZabyRuntime, ZabyRuntimeBuilder};
+pub use config::{
+    DEFAULT_API_ORIGIN, DEFAULT_TIMEOUT, Environment, LOCAL_API_ORIGIN, ZabyGlobalConfig,
+    configure_zaby, reset_zaby_config,
+};
 pub use error::{ApiError, DecodeError, Error, Result};
 pub use event::{RunEvent, SseEvent};
+pub use feedback::{Feedback, FeedbackApi};
+pub use request::MAX_JSON_BODY;
+pub use retry::RetryPolicy;
+pub use runs::{EventsQuery, Run, RunStatus, Runs, StartRun};
+pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};

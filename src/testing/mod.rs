@@ -1,4 +1,8 @@
-//! Test doubles: an in-process mock transport and a fake runtime on loopback.
+//! Test doubles: an in-process mock transport, and (feature `testing`) a
+//! fake runtime on loopback.
+
+mod mock;
+pub use mock::{MockTransport, RecordedRequest};
 
 #[cfg(feature = "testing")]
 mod fake;

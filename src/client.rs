@@ -1,0 +1,285 @@
+//! The runtime client and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ZabyGlobalConfig, resolve};
+use crate::request::{Core, Credential, SecretProvider, check_secret};
+use crate::transport::{HttpTransport, Transport};
+use crate::{Approvals, Environment, Error, FeedbackApi, Result, RetryPolicy, Runs};
+
+/// Stream resumes in a row, unless configured.
+pub const DEFAULT_MAX_RECONNECTS: u32 = 3;
+
+/// The client of a deployed agent's runtime API, authenticated by a runtime token (a JWT).
+///
+/// Cheap to clone: clones share one connection pool and configuration, and
+/// it is `Send + Sync`, so one client serves every thread. `Debug` never
+/// shows the token.
+///
+/// # Example
+/// ```no_run
+/// use zaby::ZabyRuntime;
+/// let runtime = ZabyRuntime::new("eyJhbGciOi...")?;
+/// let run = runtime.runs().start("What can you help me with?")?;
+/// println!("{}", run.final_output.unwrap_or_default());
+/// # Ok::<(), zaby::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ZabyRuntime {
+    pub(crate) core: Arc<Core>,
+    pub(crate) stream_idle_timeout: Option<Duration>,
+    pub(crate) max_reconnects: u32,
+}
+
+impl fmt::Debug for ZabyRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZabyRuntime")
+            .field("api_origin", &self.core.settings.origin)
+            .field("timeout", &self.core.settings.timeout)
+            .field("retries", &self.core.settings.retries)
+            .field("stream_idle_timeout", &self.stream_idle_timeout)
+            .field("max_reconnects", &self.max_reconnects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZabyRuntime {
+    /// A client with this token, configured by [`crate::configure_zaby`], the
+    /// environment and the defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty token or a bad origin.
+    ///
+    /// # Example
+    /// ```
+    /// let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn new(token: impl Into<String>) -> Result<Self> {
+        ZabyRuntime::builder().token(token).build()
+    }
+
+    /// A builder for every other option.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let runtime = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .api_origin("http://localhost:9080")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .retries(3)
+    ///     .build()?;
+    /// assert_eq!(runtime.api_origin(), "http://localhost:9080");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn builder() -> ZabyRuntimeBuilder {
+        ZabyRuntimeBuilder::default()
+    }
+
+    /// Start runs, stream them, read their stored events.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs { client: self }
+    }
+
+    /// Answer approval requests.
+    pub fn approvals(&self) -> Approvals<'_> {
+        Approvals { client: self }
+    }
+
+    /// Send feedback on runs.
+    pub fn feedback(&self) -> FeedbackApi<'_> {
+        FeedbackApi { client: self }
+    }
+
+    /// The origin calls go to, e.g. `https://genapi.zaby.io`.
+    pub fn api_origin(&self) -> &str {
+        &self.core.settings.origin
+    }
+}
+
+/// Builds a [`ZabyRuntime`]; every setting is optional except the token.
+#[derive(Default)]
+#[must_use]
+pub struct ZabyRuntimeBuilder {
+    pub(crate) options: ClientOptions,
+    stream_idle_timeout: Option<Option<Duration>>,
+    max_reconnects: Option<u32>,
+}
+
+impl fmt::Debug for ZabyRuntimeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZabyRuntimeBuilder")
+            .field("config", &self.options.config)
+            .field("has_token", &self.options.secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every client's builder collects: credential, configuration, transport.
+#[derive(Default)]
+pub(crate) struct ClientOptions {
+    pub secret: Option<Secret>,
+    pub config: ZabyGlobalConfig,
+    pub transport: Option<Arc<dyn Transport>>,
+    pub allow_insecure_http: bool,
+}
+
+/// A secret as given: fixed, or asked for on every request.
+pub(crate) enum Secret {
+    Fixed(String),
+    Provider(Arc<SecretProvider>),
+}
+
+impl ClientOptions {
+    /// Resolves the configuration and checks the credential; nothing is sent.
+    pub(crate) fn build(self, credential: Credential, missing: &str) -> Result<Core> {
+        let provider: Arc<SecretProvider> = match self.secret {
+            None => return Err(Error::Config(missing.to_owned())),
+            Some(Secret::Fixed(secret)) => {
+                // Checked now, so a bad secret fails here and not on the first call.
+                check_secret(&secret, credential.name)?;
+                Arc::new(move || Ok(secret.clone()))
+            }
+            Some(Secret::Provider(provider)) => provider,
+        };
+        let settings = resolve(&self.config, self.allow_insecure_http)?;
+        let credential = Credential {
+            provider,
+            ..credential
+        };
+        Ok(Core {
+            settings,
+            transport: self
+                .transport
+                .unwrap_or_else(|| Arc::new(HttpTransport::new())),
+            credential,
+        })
+    }
+}
+
+impl ZabyRuntimeBuilder {
+    /// The runtime token (a JWT minted by the provisioning side).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.options.secret = Some(Secret::Fixed(token.into()));
+        self
+    }
+
+    /// A function asked for the token before every request, so a rotated
+    /// token is picked up without rebuilding the client.
+    pub fn token_provider<F>(mut self, f: F) -> Self
+    where
+        F: Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.options.secret = Some(Secret::Provider(Arc::new(f)));
+        self
+    }
+
+    /// Overrides for this client: each `Some` field beats [`crate::configure_zaby`]
+    /// and the environment. Later setters override it in turn.
+    pub fn config(mut self, overrides: ZabyGlobalConfig) -> Self {
+        self.options.config.merge(overrides);
+        self
+    }
+
+    /// The API origin. Defaults to the resolved configuration, else
+    /// [`crate::DEFAULT_API_ORIGIN`].
+    pub fn api_origin(mut self, origin: impl Into<String>) -> Self {
+        self.options.config.api_origin = Some(origin.into());
+        self
+    }
+
+    /// An environment preset; an origin given at any level wins over it.
+    /// Defaults to `ZABY_ENVIRONMENT`, else production.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.options.config.environment = Some(env);
+        self
+    }
+
+    /// The limit of a plain call, and of connecting a stream. Defaults to 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.config.timeout = Some(timeout);
+        self
+    }
+
+    /// How failed calls are retried: a number of retries, or a [`RetryPolicy`].
+    /// Defaults to none.
+    pub fn retries(mut self, policy: impl Into<RetryPolicy>) -> Self {
+        self.options.config.retries = Some(policy.into());
+        self
+    }
+
+    /// The `user-agent` header. Defaults to `zaby-rust/<version>`.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.options.config.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The HTTP transport. Defaults to a new [`HttpTransport`].
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.options.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Allows plain `http` to a host that is not loopback, which sends the
+    /// token in clear text. Defaults to `false`.
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.options.allow_insecure_http = yes;
+        self
+    }
+
+    /// How long a stream may stay silent (comments count as activity) before
+    /// it fails with [`Error::Timeout`]; `None` waits forever. Defaults to the timeout.
+    pub fn stream_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.stream_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// How many times in a row a broken stream is resumed. Defaults to 3.
+    pub fn max_reconnects(mut self, n: u32) -> Self {
+        self.max_reconnects = Some(n);
+        self
+    }
+
+    /// Builds the client. Nothing is sent.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no token was given, the token is empty, the
+    /// origin is not an absolute http(s) URL, or it is plain http to a host
+    /// that is not loopback without [`allow_insecure_http`](Self::allow_insecure_http).
+    ///
+    /// # Example
+    /// ```
+    /// let err = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .api_origin("http://example.com")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("allow_insecure_http"));
+    /// ```
+    pub fn build(self) -> Result<ZabyRuntime> {
+        let credential = Credential {
+            provider: Arc::new(|| Ok(String::new())),
+            header: "authorization",
+            prefix: "Bearer ",
+            name: "runtime token",
+        };
+        let core = self.options.build(
+            credential,
+            "no runtime token: pass one to ZabyRuntime::new, or to the builder's token or token_provider",
+        )?;
+        Ok(ZabyRuntime {
+            stream_idle_timeout: self
+                .stream_idle_timeout
+                .unwrap_or(Some(core.settings.timeout)),
+            max_reconnects: self.max_reconnects.unwrap_or(DEFAULT_MAX_RECONNECTS),
+            core: Arc::new(core),
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! Configuration: process-wide defaults, per-client overrides, the environment.
+
+use std::str::FromStr;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use crate::{Error, Result, RetryPolicy};
+
+/// The production API origin.
+pub const DEFAULT_API_ORIGIN: &str = "https://genapi.zaby.io";
+/// The origin of a runtime on this machine (the `local` environment).
+pub const LOCAL_API_ORIGIN: &str = "http://localhost:9080";
+/// The timeout of a plain call, and of each read of a stream, unless configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings shared by every client of the process, or given to one client.
+///
+/// Each `Some` field overrides the level below it: one client's options beat
+/// [`configure_zaby`], which beats the environment variables `ZABY_API_ORIGIN`
+/// and `ZABY_ENVIRONMENT`, which beat the built-in defaults. An origin set at
+/// any level beats an environment preset set at any level.
+///
+/// # Example
+/// ```
+/// use zaby::{configure_zaby, Environment, ZabyGlobalConfig};
+/// configure_zaby(ZabyGlobalConfig {
+///     environment: Some(Environment::Local),
+///     ..Default::default()
+/// });
+/// # zaby::reset_zaby_config();
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ZabyGlobalConfig {
+    /// A preset origin; `api_origin` wins over it.
+    pub environment: Option<Environment>,
+    /// The API origin, e.g. `http://localhost:9080`; a trailing `/` is dropped.
+    pub api_origin: Option<String>,
+    /// The timeout of a plain call; for a stream, of connecting and of each read.
+    pub timeout: Option<Duration>,
+    /// How failed calls are retried.
+    pub retries: Option<RetryPolicy>,
+    /// The `user-agent` header.
+    pub user_agent: Option<String>,
+}
+
+static GLOBAL: RwLock<ZabyGlobalConfig> = RwLock::new(ZabyGlobalConfig {
+    environment: None,
+    api_origin: None,
+    timeout: None,
+    retries: None,
+    user_agent: None,
+});
+
+/// Sets process-wide defaults for clients built afterwards. Each `Some` field
+/// replaces the one set before; `None` fields leave it as it was.
+///
+/// # Example
+/// ```
+/// use zaby::{configure_zaby, ZabyGlobalConfig, ZabyRuntime};
+/// configure_zaby(ZabyGlobalConfig {
+///     api_origin: Some("http://localhost:9080".into()),
+///     ..Default::default()
+/// });
+/// let runtime = ZabyRuntime::new("eyJhbGciOi...")?;
+/// assert_eq!(runtime.api_origin(), "http://localhost:9080");
+/// # zaby::reset_zaby_config();
+/// # Ok::<(), zaby::Error>(())
+/// ```
+pub fn configure_zaby(config: ZabyGlobalConfig) {
+    let mut global = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+    global.merge(config);
+}
+
+/// Forgets everything [`configure_zaby`] set.
+///
+/// # Example
+/// ```
+/// zaby::reset_zaby_config();
+/// ```
+pub fn reset_zaby_config() {
+    *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = ZabyGlobalConfig::default();
+}
+
+impl ZabyGlobalConfig {
+    /// Overlays `other`: each of its `Some` fields replaces ours.
+    pub(crate) fn merge(&mut self, other: ZabyGlobalConfig) {
+        let ZabyGlobalConfig {
+            environment,
+            api_origin,
+            timeout,
+            retries,
+            user_agent,
+        } = other;
+        self.environment = environment.or(self.environment.take());
+        self.api_origin = api_origin.or(self.api_origin.take());
+        self.timeout = timeout.or(self.timeout);
+        self.retries = retries.or(self.retries.take());
+        self.user_agent = user_agent.or(self.user_agent.take());
+    }
+}
+
+/// A named deployment of the Zaby API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Environment {
+    /// The production service.
+    Production,
+    /// Staging; served from the production origin unless an origin is given.
+    Staging,
+    /// A runtime on this machine, [`LOCAL_API_ORIGIN`].
+    Local,
+    /// Any other name; served from the production origin unless an origin is given.
+    Custom(String),
+}
+
+impl Environment {
+    /// The origin this preset stands for.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::Environment::Local.origin(), "http://localhost:9080");
+    /// ```
+    pub fn origin(&self) -> &'static str {
+        match self {
+            Environment::Local => LOCAL_API_ORIGIN,
+            _ => DEFAULT_API_ORIGIN,
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = std::convert::Infallible;
+
+    /// `production`, `staging`, `local` (any case); anything else is `Custom`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "production" => Environment::Production,
+            "staging" => Environment::Staging,
+            "local" => Environment::Local,
+            _ => Environment::Custom(s.trim().to_owned()),
+        })
+    }
+}
+
+/// The settings a client runs with, resolved once when it is built.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub origin: String,
+    pub timeout: Duration,
+    pub retries: RetryPolicy,
+    pub user_agent: String,
+}
+
+/// Resolves one client's overrides against the global config, the
+/// environment and the defaults, and checks the origin.
+pub(crate) fn resolve(overrides: &ZabyGlobalConfig, allow_insecure_http: bool) -> Result<Settings> {
+    let mut merged = ZabyGlobalConfig {
+        environment: env_var("ZABY_ENVIRONMENT")
+            .map(|e| e.parse().unwrap_or(Environment::Production)),
+        api_origin: env_var("ZABY_API_ORIGIN"),
+        ..Default::default()
+    };
+    merged.merge(GLOBAL.read().unwrap_or_else(|e| e.into_inner()).clone());
+    merged.merge(overrides.clone());
+    let origin = match (merged.api_origin, merged.environment) {
+        (Some(origin), _) => origin,
+        (None, Some(env)) => env.origin().to_owned(),
+        (None, None) => DEFAULT_API_ORIGIN.to_owned(),
+    };
+    Ok(Settings {
+        origin: check_origin(&origin, allow_insecure_http)?,
+        timeout: merged.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        retries: merged.retries.unwrap_or_default(),
+        user_agent: merged
+            .user_agent
+            .unwrap_or_else(|| concat!("zaby-rust/", env!("CARGO_PKG_VERSION")).to_owned()),
+    })
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// An absolute http(s) URL, without trailing `/`; plain http only to loopback
+/// unless allowed, so a bearer token never crosses a network in clear text by accident.
+pub(crate) fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
+    let trimmed = origin.trim().trim_end_matches('/');
+    let bad = |why: &str| {
+        Err(Error::Config(format!(
+            "API origin {trimmed:?} {why}; expected an absolute URL such as {DEFAULT_API_ORIGIN}"
+        )))
+    };
+    let url = match url::Url::parse(trimmed) {
+        Ok(url) => url,
+        Err(e) => return bad(&format!("is not a URL ({e})")),
+    };
+    if url.query().is_some() || url.fragment().is_some() {
+        return bad("has a query or fragment");
+    }
+    let Some(host) = url.host() else {
+        return bad("has no host");
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(&host) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "API origin {trimmed:?} is plain http to a host that is not loopback, which would send \
+                 the token in clear text; use https, or opt in with allow_insecure_http(true)"
+            )));
+        }
+        _ => return bad("is not http or https"),
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_checked_and_trimmed() {
+        assert_eq!(
+            check_origin("https://a.example/", false).unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            check_origin("http://localhost:9080//", false).unwrap(),
+            "http://localhost:9080"
+        );
+        assert!(check_origin("http://127.0.0.9", false).is_ok());
+        assert!(check_origin("http://[::1]:80", false).is_ok());
+        assert!(check_origin("http://10.0.0.1", true).is_ok());
+        for bad in [
+            "genapi.zaby.io",
+            "ftp://x.example",
+            "",
+            "https://a.example/?q=1",
+            "/relative",
+        ] {
+            assert!(
+                matches!(check_origin(bad, false), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+        let Err(Error::Config(msg)) = check_origin("http://example.com", false) else {
+            panic!("plain http to a remote host must be refused");
+        };
+        assert!(msg.contains("allow_insecure_http"), "{msg}");
+    }
+
+    #[test]
+    fn environment_names_parse() {
+        assert_eq!("LOCAL".parse::<Environment>().unwrap(), Environment::Local);
+        assert_eq!(
+            "staging".parse::<Environment>().unwrap(),
+            Environment::Staging
+        );
+        assert_eq!(
+            "qa".parse::<Environment>().unwrap(),
+            Environment::Custom("qa".into())
+        );
+        assert_eq!(
+            Environment::Custom("qa".into()).origin(),
+            DEFAULT_API_ORIGIN
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Feedback on a run: a rating and a comment.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::request::Call;
+use crate::runs::run_path;
+use crate::{Error, Result, ZabyRuntime};
+
+/// Feedback calls, from [`ZabyRuntime::feedback`].
+#[derive(Clone, Copy, Debug)]
+pub struct FeedbackApi<'a> {
+    pub(crate) client: &'a ZabyRuntime,
+}
+
+impl FeedbackApi<'_> {
+    /// Sends feedback on a run. Returns the server's JSON (`Value::Null` for an
+    /// empty answer). Not retried unless the retry policy names `POST`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a rating outside 1..=5 or a bad run id,
+    /// before anything is sent; the API errors of [`Error`] otherwise.
+    ///
+    /// # Example
+    /// ```
+    /// # let fake = zaby::testing::MockTransport::new();
+    /// # fake.push_json("POST", "/api/v1/agent-runtime/runs/r1/feedback", 200, serde_json::json!({"ok": true}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(fake).build()?;
+    /// use zaby::Feedback;
+    /// runtime.feedback().create("r1", Feedback::rating(5).comment("Excellent response!"))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn create(&self, run_id: &str, feedback: Feedback) -> Result<Value> {
+        if let Some(stars) = feedback.rating.filter(|r| !(1..=5).contains(r)) {
+            return Err(Error::InvalidInput(format!(
+                "a rating is 1 to 5 stars, not {stars}"
+            )));
+        }
+        let mut call = Call::post(run_path(run_id, "/feedback")?, Some(&feedback))?;
+        call.request_id = feedback.request_id;
+        self.client.core.json_value(&call)
+    }
+}
+
+/// Feedback on a run. Every field is optional on the wire.
+///
+/// # Example
+/// ```
+/// let feedback = zaby::Feedback::rating(4)
+///     .comment("Good, a bit slow")
+///     .label("latency")
+///     .metadata(serde_json::Map::from_iter([("screen".to_string(), "chat".into())]));
+/// # let _ = feedback;
+/// ```
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Feedback {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rating: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+impl Feedback {
+    /// A rating of 1 to 5 stars; others fail in [`FeedbackApi::create`].
+    pub fn rating(stars: u8) -> Self {
+        Feedback {
+            rating: Some(stars),
+            ..Feedback::default()
+        }
+    }
+
+    /// Free-text feedback.
+    pub fn comment(mut self, text: impl Into<String>) -> Self {
+        self.comment = Some(text.into());
+        self
+    }
+
+    /// A label, such as `helpful`.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The domain the feedback is about.
+    pub fn domain_key(mut self, key: impl Into<String>) -> Self {
+        self.domain_key = Some(key.into());
+        self
+    }
+
+    /// The topic the feedback is about.
+    pub fn topic_key(mut self, key: impl Into<String>) -> Self {
+        self.topic_key = Some(key.into());
+        self
+    }
+
+    /// An idempotency key, sent as `requestId` and `x-request-id`.
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Any JSON object of your own.
+    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+}

@@ -1,0 +1,369 @@
+//! Runs: start one, read its stored events.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::request::{Call, new_request_id, segment};
+use crate::{Result, SseEvent, ZabyRuntime};
+
+/// Run calls, from [`ZabyRuntime::runs`].
+#[derive(Clone, Copy, Debug)]
+pub struct Runs<'a> {
+    pub(crate) client: &'a ZabyRuntime,
+}
+
+/// The path of a run's sub-resource, with the id encoded as one segment.
+pub(crate) fn run_path(run_id: &str, rest: &str) -> Result<String> {
+    Ok(format!(
+        "{PREFIX}/runs/{}{rest}",
+        segment(run_id, "run id")?
+    ))
+}
+
+pub(crate) const PREFIX: &str = "/api/v1/agent-runtime";
+
+impl Runs<'_> {
+    /// Starts a run with the user's message and returns it as the server answered.
+    ///
+    /// The call carries a request id (yours, or a fresh one), the same on every
+    /// try, so the server runs it once however often it is retried.
+    ///
+    /// # Errors
+    /// The API errors of [`crate::Error`], connection failures and timeouts,
+    /// and [`crate::Error::Decode`] when the answer is not a run.
+    ///
+    /// # Example
+    /// ```
+    /// # let fake = zaby::testing::MockTransport::new();
+    /// # fake.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1", "status": "COMPLETED", "finalOutput": "Hi!"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(fake).build()?;
+    /// use zaby::{RunStatus, StartRun};
+    /// let run = runtime.runs().start(StartRun::new("What can you help me with?").request_id("my-req-001"))?;
+    /// assert_eq!(run.status, RunStatus::Completed);
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn start(&self, input: impl Into<StartRun>) -> Result<Run> {
+        let mut start = input.into();
+        let request_id = start.request_id.get_or_insert_with(new_request_id).clone();
+        let mut call = Call::post(format!("{PREFIX}/runs"), Some(&start))?;
+        call.request_id = Some(request_id);
+        call.idempotent = true;
+        self.client.core.json(&call, "a run")
+    }
+
+    /// The events stored for a run (the server returns 50 unless `limit` says otherwise).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start); [`crate::Error::InvalidInput`] for an empty,
+    /// `.` or `..` run id, before anything is sent.
+    ///
+    /// # Example
+    /// ```
+    /// # let fake = zaby::testing::MockTransport::new();
+    /// # fake.push_json("GET", "/api/v1/agent-runtime/runs/r1/events", 200, serde_json::json!({"events": [{"seq": 1, "event": "text", "data": {"content": "Hi"}}]}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(fake).build()?;
+    /// use zaby::EventsQuery;
+    /// let events = runtime.runs().events("r1", EventsQuery::limit(100))?;
+    /// assert_eq!(events[0].id.as_deref(), Some("1"));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn events(&self, run_id: &str, query: EventsQuery) -> Result<Vec<SseEvent>> {
+        let mut path = run_path(run_id, "/events")?;
+        if let Some(limit) = query.limit {
+            path.push_str(&format!("?limit={limit}"));
+        }
+        let body = self.client.core.json_value(&Call::get(path))?;
+        stored_events(body)
+    }
+}
+
+/// Reads stored events leniently: an array, or an object holding one under
+/// `events`, `items` or `data`.
+fn stored_events(body: Value) -> Result<Vec<SseEvent>> {
+    let records = match body {
+        Value::Array(records) => records,
+        Value::Object(mut map) => match ["events", "items", "data"].iter().find_map(|key| match map
+            .remove(*key)
+        {
+            Some(Value::Array(records)) => Some(records),
+            _ => None,
+        }) {
+            Some(records) => records,
+            None => return Err(not_events(&Value::Object(map))),
+        },
+        other => return Err(not_events(&other)),
+    };
+    Ok(records.into_iter().map(stored_event).collect())
+}
+
+fn not_events(body: &Value) -> crate::Error {
+    crate::Error::Decode(crate::DecodeError {
+        message: "expected stored events: an array, or an object with `events`, `items` or `data`"
+            .to_owned(),
+        body: body.to_string(),
+    })
+}
+
+fn stored_event(record: Value) -> SseEvent {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let id = ["id", "seq"]
+        .iter()
+        .find_map(|k| record.get(*k).and_then(text));
+    let event = ["event", "type"]
+        .iter()
+        .find_map(|k| record.get(*k)?.as_str().map(str::to_owned));
+    let data = ["data", "payload"]
+        .iter()
+        .find_map(|k| record.get(*k).cloned());
+    SseEvent {
+        event,
+        data: data.unwrap_or(record),
+        id,
+    }
+}
+
+/// What to start a run with. `&str`, `String` and `serde_json::Value` convert into it.
+///
+/// # Example
+/// ```
+/// let start = zaby::StartRun::new(serde_json::json!({"question": "weather", "city": "London"}))
+///     .request_id("my-req-001")
+///     .respond_async(true);
+/// # let _ = start;
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRun {
+    input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    respond_async: Option<bool>,
+}
+
+impl StartRun {
+    /// The user's message to the agent: text, or any JSON.
+    pub fn new(input: impl Into<Value>) -> Self {
+        StartRun {
+            input: input.into(),
+            request_id: None,
+            respond_async: None,
+        }
+    }
+
+    /// The idempotency key: a unique value per run makes retries safe.
+    /// Defaults to a fresh random id.
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// Answer at once with a pending run instead of waiting for it to finish.
+    /// Defaults to the server's choice.
+    pub fn respond_async(mut self, yes: bool) -> Self {
+        self.respond_async = Some(yes);
+        self
+    }
+}
+
+impl From<&str> for StartRun {
+    fn from(input: &str) -> Self {
+        StartRun::new(input)
+    }
+}
+
+impl From<String> for StartRun {
+    fn from(input: String) -> Self {
+        StartRun::new(input)
+    }
+}
+
+impl From<&String> for StartRun {
+    fn from(input: &String) -> Self {
+        StartRun::new(input.as_str())
+    }
+}
+
+impl From<Value> for StartRun {
+    fn from(input: Value) -> Self {
+        StartRun::new(input)
+    }
+}
+
+/// A run, as the server answered. Fields it did not send are `None`; fields
+/// this version does not know are kept in `extra`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// The run's id: stream it, read its events, answer its approvals.
+    pub run_id: String,
+    /// Completed, failed, pending, or a status this version does not know.
+    #[serde(default)]
+    pub status: RunStatus,
+    /// The workflow that ran.
+    #[serde(default)]
+    pub workflow_id: Option<String>,
+    /// The deployment that ran it.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The sequence number of the run's latest event.
+    #[serde(default)]
+    pub latest_seq: Option<u64>,
+    /// The agent's final answer, when the run completed.
+    #[serde(default)]
+    pub final_output: Option<String>,
+    /// The agent session.
+    #[serde(default)]
+    pub agent_session_id: Option<String>,
+    /// The external app the token was minted for.
+    #[serde(default)]
+    pub external_app_id: Option<String>,
+    /// Every other field of the answer.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The status of a run. Unknown statuses are kept, never an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    /// `COMPLETED`: `final_output` holds the answer.
+    Completed,
+    /// `FAILED`.
+    Failed,
+    /// `PENDING`: still running; stream it to follow.
+    Pending,
+    /// Any other status, as sent (`""` when the answer had none).
+    Other(String),
+}
+
+impl Default for RunStatus {
+    fn default() -> Self {
+        RunStatus::Other(String::new())
+    }
+}
+
+impl RunStatus {
+    /// The status as the wire spells it.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::RunStatus::Pending.as_str(), "PENDING");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match self {
+            RunStatus::Completed => "COMPLETED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Pending => "PENDING",
+            RunStatus::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for RunStatus {
+    fn from(s: &str) -> Self {
+        match s {
+            "COMPLETED" => RunStatus::Completed,
+            "FAILED" => RunStatus::Failed,
+            "PENDING" => RunStatus::Pending,
+            other => RunStatus::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for RunStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RunStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // A null or non-string status is kept as text rather than failing the run.
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => RunStatus::from(s.as_str()),
+            Value::Null => RunStatus::default(),
+            other => RunStatus::Other(other.to_string()),
+        })
+    }
+}
+
+/// Options of [`Runs::events`].
+#[derive(Clone, Debug, Default)]
+pub struct EventsQuery {
+    /// How many events at most; the server's default is 50.
+    pub limit: Option<u32>,
+}
+
+impl EventsQuery {
+    /// At most `n` events.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::EventsQuery::limit(100).limit, Some(100));
+    /// ```
+    pub fn limit(n: u32) -> Self {
+        EventsQuery { limit: Some(n) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn runs_keep_unknown_fields_and_statuses() {
+        let run: Run = serde_json::from_value(json!({
+            "runId": "r", "status": "PAUSED", "latestSeq": 15, "newField": [1]
+        }))
+        .unwrap();
+        assert_eq!(run.status, RunStatus::Other("PAUSED".into()));
+        assert_eq!(run.latest_seq, Some(15));
+        assert_eq!(run.extra.get("newField"), Some(&json!([1])));
+        let back = serde_json::to_value(&run).unwrap();
+        assert_eq!(back["newField"], json!([1]));
+        assert_eq!(back["status"], json!("PAUSED"));
+        let bare: Run = serde_json::from_value(json!({"runId": "r"})).unwrap();
+        assert_eq!(bare.status, RunStatus::Other(String::new()));
+    }
+
+    #[test]
+    fn stored_events_in_every_shape() {
+        let records = json!([
+            {"seq": 2, "type": "text", "payload": {"content": "a"}},
+            {"id": "x", "event": "RunFinished", "data": {}},
+            {"kind": "odd"}
+        ]);
+        let expected = vec![
+            SseEvent {
+                event: Some("text".into()),
+                data: json!({"content": "a"}),
+                id: Some("2".into()),
+            },
+            SseEvent {
+                event: Some("RunFinished".into()),
+                data: json!({}),
+                id: Some("x".into()),
+            },
+            SseEvent {
+                event: None,
+                data: json!({"kind": "odd"}),
+                id: None,
+            },
+        ];
+        for body in [
+            records.clone(),
+            json!({"events": records}),
+            json!({"items": records}),
+            json!({"data": records}),
+        ] {
+            assert_eq!(stored_events(body).unwrap(), expected);
+        }
+        assert!(stored_events(json!({"nothing": 1})).is_err());
+        assert!(stored_events(json!("text")).is_err());
+    }
+}

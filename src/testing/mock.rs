@@ -1,0 +1,181 @@
+//! An in-process transport with canned answers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+
+use crate::transport::{Transport, TransportRequest, TransportResponse};
+use crate::{Error, Result, SseEvent};
+
+/// An in-process [`Transport`] that answers with canned answers, in order,
+/// and records every request. Clones share the same answers and records.
+///
+/// A request that does not match the next answer (method, and path without
+/// the query) fails with [`Error::InvalidInput`] naming what was expected
+/// and what came; so does a request when no answer is left.
+///
+/// # Example
+/// ```
+/// use serde_json::json;
+/// use zaby::{testing::MockTransport, ZabyRuntime};
+///
+/// let mock = MockTransport::new();
+/// mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, json!({"runId": "r1", "status": "PENDING"}));
+/// let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+/// let run = runtime.runs().start("Hello")?;
+/// assert_eq!(run.run_id, "r1");
+/// let sent = &mock.requests()[0];
+/// assert_eq!(sent.body.as_ref().unwrap()["input"], "Hello");
+/// # Ok::<(), zaby::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct MockTransport {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    answers: VecDeque<Canned>,
+    requests: Vec<RecordedRequest>,
+}
+
+struct Canned {
+    method: String,
+    path: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// A request the [`MockTransport`] received.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The path, with the query.
+    pub path: String,
+    /// Headers, names in lower case (the credential included).
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, when there was one.
+    pub body: Option<Value>,
+}
+
+impl RecordedRequest {
+    /// The first header of that name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::error::header(&self.headers, name)
+    }
+}
+
+impl std::fmt::Debug for MockTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MockTransport")
+            .field("answers_left", &state.answers.len())
+            .field("requests", &state.requests.len())
+            .finish()
+    }
+}
+
+impl MockTransport {
+    /// A mock with no answers.
+    pub fn new() -> Self {
+        MockTransport::default()
+    }
+
+    /// Answers the next request, which must be `method path`, with this JSON.
+    pub fn push_json(&self, method: &str, path: &str, status: u16, body: Value) {
+        let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        self.push_raw(method, path, status, headers, body.to_string());
+    }
+
+    /// Answers the next request, which must be `method path`, with a 200
+    /// event stream of these events (data written as JSON, so it reads back
+    /// as given).
+    pub fn push_sse(&self, method: &str, path: &str, events: Vec<SseEvent>) {
+        let mut body = String::new();
+        for e in &events {
+            if let Some(id) = &e.id {
+                body.push_str(&format!("id: {id}\n"));
+            }
+            if let Some(name) = &e.event {
+                body.push_str(&format!("event: {name}\n"));
+            }
+            body.push_str(&format!("data: {}\n\n", e.data));
+        }
+        let headers = vec![("content-type".to_owned(), "text/event-stream".to_owned())];
+        self.push_raw(method, path, 200, headers, body);
+    }
+
+    /// Answers the next request, which must be `method path`, with exactly this.
+    pub fn push_raw(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: impl Into<Vec<u8>>,
+    ) {
+        self.lock().answers.push_back(Canned {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            status,
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            body: body.into(),
+        });
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// Forgets the answers left and the requests recorded.
+    pub fn reset(&self) {
+        *self.lock() = State::default();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not hide the records from the others.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Transport for MockTransport {
+    fn send(&self, request: TransportRequest) -> Result<TransportResponse> {
+        let mut state = self.lock();
+        let body = request.body.as_ref().map(|bytes| {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        });
+        state.requests.push(RecordedRequest {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            headers: request.headers,
+            body,
+        });
+        let path = request.path.split('?').next().unwrap_or_default();
+        let Some(next) = state.answers.front() else {
+            return Err(Error::InvalidInput(format!(
+                "MockTransport has no answer left for {} {}",
+                request.method, request.path
+            )));
+        };
+        if next.method != request.method || next.path != path {
+            return Err(Error::InvalidInput(format!(
+                "MockTransport expected {} {} but got {} {}",
+                next.method, next.path, request.method, request.path
+            )));
+        }
+        let canned = state.answers.pop_front().expect("checked above");
+        Ok(TransportResponse {
+            status: canned.status,
+            headers: canned.headers,
+            body: Box::new(std::io::Cursor::new(canned.body)),
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The HTTP layer under the client: a trait, and its `ureq` implementation.
+//!
+//! Auth, retries, redirects and error mapping live above the transport, so
+//! they work the same with any [`Transport`], the mock included.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// Sends one HTTP request and returns the answer, whatever its status.
+///
+/// Implement it to put the client on another HTTP stack or to record traffic;
+/// [`HttpTransport`] is the default and [`crate::testing::MockTransport`] the
+/// in-process double. A transport must not follow redirects: the client does,
+/// so that the authorization header never reaches another origin.
+pub trait Transport: Send + Sync {
+    /// Sends the request. Any status is an `Ok` answer; `Err` is for requests
+    /// that got no answer (use [`Error::Connection`] or [`Error::Timeout`] so
+    /// that retries apply).
+    ///
+    /// # Errors
+    /// Whatever stopped the request from getting an answer.
+    fn send(&self, request: TransportRequest) -> Result<TransportResponse>;
+}
+
+/// One request, as the client hands it to a [`Transport`].
+pub struct TransportRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The whole URL: origin + path.
+    pub url: String,
+    /// The path, with the query.
+    pub path: String,
+    /// Headers, names in lower case. Includes the credential: never log them raw.
+    pub headers: Vec<(String, String)>,
+    /// The body, when there is one (JSON).
+    pub body: Option<Vec<u8>>,
+    /// Whether the answer is an event stream, read for as long as it lasts.
+    pub stream: bool,
+    /// For a plain call, the limit of the whole call; for a stream, of
+    /// connecting and of each wait for more bytes. `None`: no limit.
+    pub timeout: Option<Duration>,
+}
+
+impl fmt::Debug for TransportRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if is_secret_header(k) {
+                        "[redacted]"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        f.debug_struct("TransportRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("stream", &self.stream)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Header names that carry a credential.
+pub(crate) fn is_secret_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-zaby-api-key")
+}
+
+/// The answer to a [`TransportRequest`].
+pub struct TransportResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, read as it arrives.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl fmt::Debug for TransportResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default transport: a `ureq` agent, whose connection pool every clone
+/// of the client shares.
+#[derive(Clone, Debug)]
+pub struct HttpTransport {
+    agent: ureq::Agent,
+}
+
+impl Default for HttpTransport {
+    fn default() -> Self {
+        HttpTransport::new()
+    }
+}
+
+impl HttpTransport {
+    /// A transport with its own connection pool.
+    ///
+    /// # Example
+    /// ```
+    /// let runtime = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .transport(zaby::HttpTransport::new())
+    ///     .build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn new() -> Self {
+        HttpTransport {
+            agent: agent_config().build().into(),
+        }
+    }
+}
+
+/// The agent settings every request shares; timeouts are set per request.
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        // Error answers carry the message and code we surface: read them, do not fail on them.
+        .http_status_as_error(false)
+        // The client follows redirects itself, to keep the token from other origins.
+        .max_redirects(0)
+        .user_agent(ureq::config::AutoHeaderValue::None)
+        .timeout_connect(Some(crate::config::DEFAULT_TIMEOUT))
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: TransportRequest) -> Result<TransportResponse> {
+        let response = run(&self.agent, request)?;
+        Ok(into_transport_response(response))
+    }
+}
+
+/// Runs one request on `agent` with the request's timeouts.
+pub(crate) fn run(
+    agent: &ureq::Agent,
+    request: TransportRequest,
+) -> Result<ureq::http::Response<ureq::Body>> {
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.url.as_str());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let built = match request.body {
+        Some(bytes) => builder
+            .body(bytes)
+            .map(|r| configure(agent, r, request.stream, request.timeout)),
+        None => builder
+            .body(())
+            .map(|r| configure(agent, r, request.stream, request.timeout)),
+    };
+    built.map_err(|e| Error::InvalidInput(format!("cannot build the request: {e}")))?
+}
+
+fn configure<S: ureq::AsSendBody>(
+    agent: &ureq::Agent,
+    request: ureq::http::Request<S>,
+    stream: bool,
+    timeout: Option<Duration>,
+) -> Result<ureq::http::Response<ureq::Body>> {
+    let configured = agent.configure_request(request);
+    let configured = if stream {
+        // A stream lasts as long as the run: bound each wait, not the whole.
+        configured
+            .timeout_global(None)
+            .timeout_recv_body(None)
+            .timeout_per_read(timeout)
+    } else {
+        configured.timeout_global(timeout)
+    };
+    agent.run(configured.build()).map_err(from_ureq)
+}
+
+pub(crate) fn into_transport_response(
+    response: ureq::http::Response<ureq::Body>,
+) -> TransportResponse {
+    let (parts, body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    TransportResponse {
+        status: parts.status.as_u16(),
+        headers,
+        body: Box::new(body.into_reader()),
+    }
+}
+
+/// Maps ureq's error to ours: timeouts and connection failures keep their kinds.
+pub(crate) fn from_ureq(e: ureq::Error) -> Error {
+    match e {
+        ureq::Error::Timeout(what) => Error::Timeout(format!("waiting for the server ({what})")),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            Error::Timeout(format!("waiting for the server ({io})"))
+        }
+        ureq::Error::Io(io) => Error::Connection(io),
+        ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {uri}")),
+        other => Error::Connection(std::io::Error::other(other.to_string())),
+    }
+}
