@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::config::Settings;
 use crate::error::{ApiError, DecodeError};
 use crate::transport::{Transport, TransportRequest, TransportResponse};
-use crate::{Error, Result};
+use crate::{CancelHandle, Error, Result};
 
 /// The largest JSON answer read; a larger one is refused, not read whole.
 pub const MAX_JSON_BODY: u64 = 16 * 1024 * 1024;
@@ -74,6 +74,8 @@ pub(crate) struct Call {
     /// An event stream: other `accept`, per-read timeout, no compression.
     pub stream: Option<Option<Duration>>,
     pub extra_headers: Vec<(String, String)>,
+    /// Lets a stream's blocked read be interrupted from another thread.
+    pub cancel: Option<CancelHandle>,
 }
 
 impl Call {
@@ -86,6 +88,7 @@ impl Call {
             idempotent: false,
             stream: None,
             extra_headers: Vec::new(),
+            cancel: None,
         }
     }
 
@@ -144,7 +147,7 @@ impl Core {
     }
 
     /// One try: follows redirects, keeping the credential only on our origin.
-    fn send_once(&self, call: &Call) -> Result<TransportResponse> {
+    pub(crate) fn send_once(&self, call: &Call) -> Result<TransportResponse> {
         let secret = self.credential.get()?;
         let origin = url::Url::parse(&self.settings.origin)
             .map_err(|e| Error::Config(format!("bad API origin: {e}")))?
@@ -161,7 +164,10 @@ impl Core {
                 body.clone(),
                 with_credential.then_some(&*secret),
             );
-            let response = self.transport.send(request)?;
+            let response = match &call.cancel {
+                Some(cancel) => self.transport.send_cancellable(request, cancel)?,
+                None => self.transport.send(request)?,
+            };
             let status = response.status;
             if (200..300).contains(&status) {
                 return Ok(response);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::request::{Call, new_request_id, segment};
-use crate::{Result, SseEvent, ZabyRuntime};
+use crate::{EventStream, Result, SseEvent, ZabyRuntime};
 
 /// Run calls, from [`ZabyRuntime::runs`].
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,35 @@ impl Runs<'_> {
         call.request_id = Some(request_id);
         call.idempotent = true;
         self.client.core.json(&call, "a run")
+    }
+
+    /// Connects to the run's live event stream. The connection is made now:
+    /// a non-2xx answer (or a 204) is this call's error, before any event.
+    ///
+    /// # Errors
+    /// The API errors of [`crate::Error`], connection failures and timeouts;
+    /// [`crate::Error::Stream`] for a 204 or an answer that is not an event
+    /// stream; [`crate::Error::InvalidInput`] for a bad run id.
+    ///
+    /// # Example
+    /// ```
+    /// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// # let mock = MockTransport::new();
+    /// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![
+    /// #     SseEvent::new("tool_call", serde_json::json!({"toolName": "weather"})),
+    /// #     SseEvent::new("RunFinished", serde_json::json!({})),
+    /// # ]);
+    /// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::RunEvent;
+    /// for event in runtime.runs().stream("r1")? {
+    ///     if let RunEvent::ToolCall { tool_name, .. } = event?.kind() {
+    ///         println!("[Calling tool: {}]", tool_name.unwrap_or("?"));
+    ///     }
+    /// }
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn stream(&self, run_id: &str) -> Result<EventStream> {
+        EventStream::open(self.client, run_path(run_id, "/aiui")?)
     }
 
     /// The events stored for a run (the server returns 50 unless `limit` says otherwise).

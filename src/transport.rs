@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::Read;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::{CancelHandle, Error, Result};
 
 /// Sends one HTTP request and returns the answer, whatever its status.
 ///
@@ -23,6 +23,21 @@ pub trait Transport: Send + Sync {
     /// # Errors
     /// Whatever stopped the request from getting an answer.
     fn send(&self, request: TransportRequest) -> Result<TransportResponse>;
+
+    /// Sends a stream request whose body `cancel` must be able to interrupt
+    /// while a read is blocked: register that with [`CancelHandle::on_cancel`].
+    /// The default just sends; the stream then notices a cancel between reads.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    fn send_cancellable(
+        &self,
+        request: TransportRequest,
+        cancel: &CancelHandle,
+    ) -> Result<TransportResponse> {
+        let _ = cancel;
+        self.send(request)
+    }
 }
 
 /// One request, as the client hands it to a [`Transport`].
@@ -143,6 +158,21 @@ impl Transport for HttpTransport {
         let response = run(&self.agent, request)?;
         Ok(into_transport_response(response))
     }
+
+    /// A stream gets an agent of its own, so that shutting that agent down
+    /// interrupts this stream's blocked read and nothing else. Streams are
+    /// long-lived: the extra connection setup is small beside them.
+    fn send_cancellable(
+        &self,
+        request: TransportRequest,
+        cancel: &CancelHandle,
+    ) -> Result<TransportResponse> {
+        let agent: ureq::Agent = agent_config().build().into();
+        let shutdown = agent.clone();
+        cancel.on_cancel(move || shutdown.shutdown());
+        let response = run(&agent, request)?;
+        Ok(into_transport_response(response))
+    }
 }
 
 /// Runs one request on `agent` with the request's timeouts.
@@ -203,7 +233,27 @@ pub(crate) fn into_transport_response(
     TransportResponse {
         status: parts.status.as_u16(),
         headers,
-        body: Box::new(body.into_reader()),
+        body: Box::new(TimeoutAware(body.into_reader())),
+    }
+}
+
+/// ureq reports a read timeout as an `Other` I/O error wrapping its own
+/// error; give it the `TimedOut` kind, which the rest of the crate reads.
+struct TimeoutAware<R>(R);
+
+impl<R: Read> Read for TimeoutAware<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let timed_out = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                .is_some_and(|inner| matches!(inner, ureq::Error::Timeout(_)));
+            if timed_out {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, e.to_string())
+            } else {
+                e
+            }
+        })
     }
 }
 

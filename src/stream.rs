@@ -1,0 +1,463 @@
+//! A run's live event stream: an iterator that resumes after a dropped
+//! connection, stops by itself when the run ends, and can be cancelled.
+
+use std::fmt;
+use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::time::Duration;
+
+use crate::error::header;
+use crate::request::Call;
+use crate::sse::{ReadError, SseReader};
+use crate::{Error, Result, SseEvent, ZabyRuntime};
+
+/// The read buffer of a stream: events are usually far smaller.
+const BUFFER: usize = 16 * 1024;
+/// The client's own reconnect backoff, when the server sent no `retry:`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Non-numeric ids remembered to skip repeats after a resume.
+const REMEMBERED_IDS: usize = 256;
+
+type Body = BufReader<Box<dyn Read + Send>>;
+
+/// The events of one run, as they happen: `Iterator<Item = Result<SseEvent>>`.
+///
+/// It ends (`None`) right after the event that finishes the run
+/// ([`SseEvent::is_terminal`]). If the connection drops first, it reconnects
+/// with `last-event-id` and skips what it already yielded; when it cannot,
+/// the last item is [`Error::Stream`] saying the stream was cut short, never
+/// a silent end. A silent server fails it with [`Error::Timeout`] after the
+/// idle timeout. Dropping it releases the connection.
+///
+/// # Example
+/// ```
+/// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+/// # let mock = MockTransport::new();
+/// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![
+/// #     SseEvent::new("text", serde_json::json!({"content": "Hello"})),
+/// #     SseEvent::new("RunFinished", serde_json::json!({})),
+/// # ]);
+/// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+/// use zaby::RunEvent;
+/// for event in runtime.runs().stream("r1")? {
+///     match event?.kind() {
+///         RunEvent::Text { content } => print!("{content}"),
+///         RunEvent::RunFinished { .. } => println!(),
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), zaby::Error>(())
+/// ```
+pub struct EventStream {
+    client: ZabyRuntime,
+    path: String,
+    reader: SseReader<Body>,
+    cancel: CancelHandle,
+    seen: SeenIds,
+    reconnects: u32,
+    failures_in_row: u32,
+    done: bool,
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream")
+            .field("path", &self.path)
+            .field("last_event_id", &self.last_event_id())
+            .field("reconnects", &self.reconnects)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    /// Connects to the run's stream; a non-2xx answer is this call's error.
+    pub(crate) fn open(client: &ZabyRuntime, path: String) -> Result<EventStream> {
+        let cancel = CancelHandle::new();
+        let body = connect(client, &path, None, &cancel, true)?;
+        Ok(EventStream {
+            client: client.clone(),
+            path,
+            reader: SseReader::new(BufReader::with_capacity(BUFFER, body)),
+            cancel,
+            seen: SeenIds::default(),
+            reconnects: 0,
+            failures_in_row: 0,
+            done: false,
+        })
+    }
+
+    /// A handle that stops this stream from any thread, at once.
+    ///
+    /// # Example
+    /// ```
+    /// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// # let mock = MockTransport::new();
+    /// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![SseEvent::new("text", serde_json::json!({"content": "Hi"}))]);
+    /// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let mut stream = runtime.runs().stream("r1")?;
+    /// let cancel = stream.cancel_handle();
+    /// std::thread::spawn(move || cancel.cancel()).join().unwrap();
+    /// assert!(stream.next().is_none());
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// The id of the last complete event block, as a resume would send it.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.reader.last_event_id()
+    }
+
+    /// How many times the stream reconnected.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnects
+    }
+
+    /// Moves the blocking reads to a background thread: poll the receiver
+    /// with `try_recv` once a frame. Cancelling ends the thread at once;
+    /// dropping the receiver ends it when the next event arrives.
+    ///
+    /// # Example
+    /// ```
+    /// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// # let mock = MockTransport::new();
+    /// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![SseEvent::new("RunFinished", serde_json::json!({}))]);
+    /// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let (events, _cancel) = runtime.runs().stream("r1")?.into_channel();
+    /// loop {
+    ///     match events.try_recv() {
+    ///         Ok(event) => { let _ = event?; }
+    ///         Err(std::sync::mpsc::TryRecvError::Empty) => { /* draw a frame */ }
+    ///         Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+    ///     }
+    /// #   std::thread::yield_now();
+    /// }
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn into_channel(self) -> (mpsc::Receiver<Result<SseEvent>>, CancelHandle) {
+        let cancel = self.cancel_handle();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for item in self {
+                if tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        (rx, cancel)
+    }
+
+    /// Ends the stream and releases its connection.
+    fn finish(&mut self) {
+        self.done = true;
+        self.reader.replace_reader(BufReader::with_capacity(0, Box::new(std::io::empty())));
+        self.cancel.clear_hook();
+    }
+
+    /// Ends the stream with this error, or quietly when it was cancelled.
+    fn fail(&mut self, error: Error) -> Option<Result<SseEvent>> {
+        self.finish();
+        Some(Err(error)).filter(|_| !self.cancel.is_cancelled())
+    }
+
+    /// Reconnects after a cut, as often as allowed; `Err` ends the stream.
+    fn resume(&mut self, why: &str) -> std::result::Result<(), Option<Error>> {
+        let Some(last_id) = self.reader.last_event_id().map(str::to_owned) else {
+            return Err(Some(Error::Stream(format!(
+                "{why}, and no event id was seen to resume from: the stream was cut short"
+            ))));
+        };
+        let mut retry_after = None;
+        loop {
+            if self.failures_in_row >= self.client.max_reconnects {
+                return Err(Some(Error::Stream(format!(
+                    "{why}; the stream was cut short and {} reconnects in a row did not bring it back",
+                    self.failures_in_row
+                ))));
+            }
+            let wait = retry_after
+                .or(self.reader.retry())
+                .unwrap_or_else(|| jittered(backoff(self.failures_in_row)));
+            if self.cancel.sleep(wait) {
+                return Err(None);
+            }
+            self.failures_in_row += 1;
+            self.reconnects += 1;
+            match connect(&self.client, &self.path, Some(&last_id), &self.cancel, false) {
+                Ok(body) => {
+                    self.reader.replace_reader(BufReader::with_capacity(BUFFER, body));
+                    return Ok(());
+                }
+                Err(e) if e.is_retryable() => retry_after = e.retry_after(),
+                Err(e) => return Err(Some(e)),
+            }
+        }
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Result<SseEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done || self.cancel.is_cancelled() {
+                if !self.done {
+                    self.finish();
+                }
+                return None;
+            }
+            let why = match self.reader.next_event() {
+                Ok(Some(event)) => {
+                    if !self.seen.first_time(event.id.as_deref()) {
+                        continue;
+                    }
+                    self.failures_in_row = 0;
+                    if event.is_terminal() {
+                        // The server may hold the connection open: do not wait for it.
+                        self.finish();
+                    }
+                    return Some(Ok(event));
+                }
+                Ok(None) => "the connection ended before the run finished".to_owned(),
+                Err(ReadError::Io(e)) if is_timeout(&e) => {
+                    return self.fail(Error::Timeout(format!(
+                        "waiting for the next event ({:?} without a byte)",
+                        self.client.stream_idle_timeout.unwrap_or_default()
+                    )));
+                }
+                Err(ReadError::Io(e)) => format!("the connection broke ({e})"),
+                Err(ReadError::TooLarge { limit }) => {
+                    return self.fail(Error::Stream(format!(
+                        "an event exceeded the {limit}-byte cap; raise it with SseReader::with_max_event_size"
+                    )));
+                }
+            };
+            if self.cancel.is_cancelled() {
+                continue;
+            }
+            if let Err(error) = self.resume(&why) {
+                return match error {
+                    Some(error) => self.fail(error),
+                    None => {
+                        self.finish();
+                        None
+                    }
+                };
+            }
+        }
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+}
+
+/// Opens the stream body. The first open follows the retry policy; resumes
+/// are counted by `max_reconnects` instead.
+fn connect(
+    client: &ZabyRuntime,
+    path: &str,
+    last_event_id: Option<&str>,
+    cancel: &CancelHandle,
+    with_retries: bool,
+) -> Result<Box<dyn Read + Send>> {
+    let mut call = Call::get(path.to_owned());
+    call.stream = Some(client.stream_idle_timeout);
+    call.cancel = Some(cancel.clone());
+    if let Some(id) = last_event_id {
+        call.extra_headers.push(("last-event-id".to_owned(), id.to_owned()));
+    }
+    let response = if with_retries {
+        client.core.send(&call)?
+    } else {
+        client.core.send_once(&call)?
+    };
+    if response.status == 204 {
+        return Err(Error::Stream(
+            "the server answered 204 No Content: it has no stream for this run".to_owned(),
+        ));
+    }
+    if let Some(kind) = header(&response.headers, "content-type") {
+        if !kind.trim_start().to_ascii_lowercase().starts_with("text/event-stream") {
+            return Err(Error::Stream(format!(
+                "expected an event stream (text/event-stream) but the server sent {kind}"
+            )));
+        }
+    }
+    Ok(response.body)
+}
+
+/// The client's own backoff: 250 ms doubling to 5 s.
+fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(1 << failures.min(5)).min(MAX_BACKOFF)
+}
+
+/// Between half and all of `d`, so that many clients do not reconnect in step.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(std::time::Instant::now());
+    let fraction = (random % 1000) as f64 / 1000.0;
+    d.mul_f64(0.5 + fraction / 2.0)
+}
+
+/// The ids already yielded: the highest numeric one, and a few recent others.
+#[derive(Default)]
+struct SeenIds {
+    highest: Option<u64>,
+    recent: std::collections::VecDeque<String>,
+}
+
+impl SeenIds {
+    /// Records `id`; false when it was already yielded.
+    fn first_time(&mut self, id: Option<&str>) -> bool {
+        let Some(id) = id else { return true };
+        if let Ok(n) = id.parse::<u64>() {
+            if self.highest.is_some_and(|h| n <= h) {
+                return false;
+            }
+            self.highest = Some(n);
+            return true;
+        }
+        if self.recent.iter().any(|seen| seen == id) {
+            return false;
+        }
+        if self.recent.len() == REMEMBERED_IDS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(id.to_owned());
+        true
+    }
+}
+
+/// Stops an [`EventStream`] from any thread: a blocked read returns at once
+/// and the iterator ends. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct CancelHandle {
+    shared: Arc<Shared>,
+}
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+struct Shared {
+    cancelled: AtomicBool,
+    /// What interrupts the transport's blocked read, when it offers that.
+    hook: Mutex<Option<Hook>>,
+    wake: Condvar,
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl Default for CancelHandle {
+    fn default() -> Self {
+        CancelHandle::new()
+    }
+}
+
+impl CancelHandle {
+    /// A handle not yet cancelled, for a custom [`crate::Transport`]'s tests.
+    pub fn new() -> Self {
+        CancelHandle {
+            shared: Arc::new(Shared {
+                cancelled: AtomicBool::new(false),
+                hook: Mutex::new(None),
+                wake: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Stops the stream: its next `next()` returns `None`, and a read blocked
+    /// on the network is interrupted. Calling it again does nothing.
+    pub fn cancel(&self) {
+        self.shared.cancelled.store(true, Ordering::SeqCst);
+        let hook = self.lock().take();
+        self.shared.wake.notify_all();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers what interrupts the current connection; runs it at once if
+    /// already cancelled. Replaces the previous connection's.
+    pub fn on_cancel(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut slot = self.lock();
+        if self.is_cancelled() {
+            drop(slot);
+            hook();
+        } else {
+            *slot = Some(Box::new(hook));
+        }
+    }
+
+    fn clear_hook(&self) {
+        self.lock().take();
+    }
+
+    /// Sleeps for `d` unless cancelled first; true when cancelled.
+    fn sleep(&self, d: Duration) -> bool {
+        let slot = self.lock();
+        let _unused = self
+            .shared
+            .wake
+            .wait_timeout_while(slot, d, |_| !self.is_cancelled())
+            .unwrap_or_else(|e| e.into_inner());
+        self.is_cancelled()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Hook>> {
+        self.shared.hook.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_skip_what_was_yielded() {
+        let mut seen = SeenIds::default();
+        assert!(seen.first_time(Some("1")));
+        assert!(seen.first_time(Some("2")));
+        assert!(!seen.first_time(Some("2")));
+        assert!(!seen.first_time(Some("1")));
+        assert!(seen.first_time(None));
+        assert!(seen.first_time(None));
+        assert!(seen.first_time(Some("a")));
+        assert!(!seen.first_time(Some("a")));
+    }
+
+    #[test]
+    fn backoff_doubles_to_five_seconds_with_jitter_below_it() {
+        assert_eq!(backoff(0), Duration::from_millis(250));
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(10), Duration::from_secs(5));
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(1));
+            assert!(d >= Duration::from_millis(500) && d <= Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn a_hook_registered_after_cancel_runs_at_once() {
+        let handle = CancelHandle::new();
+        handle.cancel();
+        let (tx, rx) = mpsc::channel();
+        handle.on_cancel(move || tx.send(()).unwrap());
+        assert!(rx.try_recv().is_ok());
+        assert!(handle.sleep(Duration::from_secs(60)));
+    }
+}

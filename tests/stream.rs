@@ -1,0 +1,401 @@
+//! The live stream over loopback HTTP: ending at the run's end, resuming
+//! after cuts, idle timeouts, cancellation, and the channel for game loops.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Conn, SSE_CHUNKED_HEAD, SSE_HEAD, TestServer, block, chunk};
+use serde_json::json;
+use zaby::{Error, SseEvent, ZabyRuntime};
+
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.stream-token.sig";
+/// Generous: only a broken implementation ever waits this long.
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+fn client(server: &TestServer) -> ZabyRuntime {
+    builder(server).build().unwrap()
+}
+
+fn builder(server: &TestServer) -> zaby::ZabyRuntimeBuilder {
+    ZabyRuntime::builder()
+        .token(TOKEN)
+        .api_origin(&server.url)
+        .stream_idle_timeout(Some(WATCHDOG))
+}
+
+/// Blocks 1..=n of text, then RunFinished as n + 1.
+fn script(n: usize) -> Vec<String> {
+    let mut blocks: Vec<String> = (1..=n)
+        .map(|i| block(i, "text", &format!(r#"{{"content":"w{i}"}}"#)))
+        .collect();
+    blocks.push(block(n + 1, "RunFinished", r#"{"result":"done"}"#));
+    blocks
+}
+
+fn expected(n: usize) -> Vec<SseEvent> {
+    let mut events: Vec<SseEvent> = (1..=n)
+        .map(|i| SseEvent {
+            event: Some("text".into()),
+            data: json!({"content": format!("w{i}")}),
+            id: Some(i.to_string()),
+        })
+        .collect();
+    events.push(SseEvent {
+        event: Some("RunFinished".into()),
+        data: json!({"result": "done"}),
+        id: Some((n + 1).to_string()),
+    });
+    events
+}
+
+/// Runs `f` on a thread and waits for it, failing instead of hanging.
+fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(WATCHDOG).expect("did not finish in time")
+}
+
+/// The events after `last-event-id`, from the script.
+fn after_last_id(conn: &Conn, blocks: &[String]) -> Vec<String> {
+    let from = conn.request.header("last-event-id").map_or(0, |id| id.parse().unwrap());
+    blocks[from..].to_vec()
+}
+
+#[test]
+fn stops_at_run_finished_while_the_server_holds_the_connection() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_CHUNKED_HEAD);
+        for b in script(3) {
+            conn.write(chunk(&b));
+        }
+        conn.hold_open();
+    });
+    let runtime = client(&server);
+    let events: Vec<_> = bounded(move || {
+        runtime.runs().stream("r1").unwrap().collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap();
+    assert_eq!(events, expected(3));
+    let seen = &server.requests()[0];
+    assert_eq!(seen.request_line, "GET /api/v1/agent-runtime/runs/r1/aiui HTTP/1.1");
+    assert_eq!(seen.header("accept"), Some("text/event-stream"));
+    assert_eq!(seen.header("accept-encoding"), Some("identity"));
+    assert_eq!(seen.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(seen.header("last-event-id"), None);
+}
+
+/// Connection 0 sends `cut` blocks, then closes (cleanly, or mid-chunk);
+/// later connections resume after `last-event-id`.
+fn cut_server(n: usize, cut: usize, abrupt: bool) -> TestServer {
+    TestServer::start(move |mut conn| {
+        let blocks = script(n);
+        let frame = |text: &str| if abrupt { chunk(text) } else { text.to_owned() };
+        conn.write(if abrupt { SSE_CHUNKED_HEAD } else { SSE_HEAD });
+        conn.write(frame("retry: 0\n\n"));
+        let send: Vec<String> = if conn.index == 0 {
+            blocks[..cut].to_vec()
+        } else {
+            after_last_id(&conn, &blocks)
+        };
+        for b in &send {
+            conn.write(frame(b));
+        }
+        if abrupt && conn.index == 0 {
+            // Half an event, then the socket closes without the chunked end.
+            conn.write(chunk("id: 99\ndata: {\"half\""));
+        }
+    })
+}
+
+#[test]
+fn resumes_after_a_cut_at_every_event_delivering_each_exactly_once() {
+    let n = 5;
+    for abrupt in [false, true] {
+        for cut in 1..=n {
+            let server = cut_server(n, cut, abrupt);
+            let runtime = client(&server);
+            let (events, reconnects) = bounded(move || {
+                let mut stream = runtime.runs().stream("r1").unwrap();
+                let events: Vec<SseEvent> = stream.by_ref().map(Result::unwrap).collect();
+                (events, stream.reconnects())
+            });
+            assert_eq!(events, expected(n), "cut after {cut}, abrupt {abrupt}");
+            assert_eq!(reconnects, 1);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 2);
+            assert_eq!(requests[1].header("last-event-id"), Some(cut.to_string().as_str()));
+            assert_eq!(requests[1].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        }
+    }
+}
+
+#[test]
+fn a_server_that_repeats_events_on_resume_does_not_repeat_them_to_the_caller() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+        let blocks = script(4);
+        // Always starts over from the first event: the client must skip repeats.
+        let upto = if conn.index == 0 { 2 } else { blocks.len() };
+        for b in &blocks[..upto] {
+            conn.write(b);
+        }
+    });
+    let runtime = client(&server);
+    let events: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().map(Result::unwrap).collect());
+    assert_eq!(events, expected(4));
+}
+
+#[test]
+fn a_cut_with_no_id_seen_ends_with_a_stream_error_and_no_reconnect() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write("event: text\ndata: {\"content\":\"a\"}\n\n");
+    });
+    let runtime = client(&server);
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    assert_eq!(items.len(), 2);
+    assert!(items[0].is_ok());
+    let Err(Error::Stream(why)) = &items[1] else { panic!("{:?}", items[1]) };
+    assert!(why.contains("cut short"), "{why}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn gives_up_after_max_reconnects_in_a_row() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+        if conn.index == 0 {
+            conn.write(block(1, "text", r#"{"content":"a"}"#));
+        }
+    });
+    let runtime = builder(&server).max_reconnects(2).build().unwrap();
+    let (items, reconnects) = bounded(move || {
+        let mut stream = runtime.runs().stream("r1").unwrap();
+        let items: Vec<_> = stream.by_ref().collect();
+        (items, stream.reconnects())
+    });
+    assert_eq!(items.len(), 2);
+    assert!(matches!(&items[1], Err(Error::Stream(why)) if why.contains("cut short")), "{:?}", items[1]);
+    assert_eq!(reconnects, 2);
+    assert_eq!(server.connections(), 3);
+}
+
+#[test]
+fn a_delivered_event_resets_the_reconnect_count() {
+    // Every connection delivers one new event and then drops.
+    let server = TestServer::start(|mut conn| {
+        conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+        let blocks = script(4);
+        if let Some(b) = after_last_id(&conn, &blocks).first() {
+            conn.write(b);
+        }
+    });
+    let runtime = builder(&server).max_reconnects(1).build().unwrap();
+    let events: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().map(Result::unwrap).collect());
+    assert_eq!(events, expected(4));
+}
+
+#[test]
+fn a_reconnect_answered_with_a_non_retryable_status_ends_with_that_error() {
+    let server = TestServer::start(|mut conn| {
+        if conn.index == 0 {
+            conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+            conn.write(block(1, "text", r#"{"content":"a"}"#));
+        } else {
+            let body = r#"{"message":"run is gone","code":"RUN_NOT_FOUND"}"#;
+            conn.write(format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            ));
+        }
+    });
+    let runtime = client(&server);
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    assert!(matches!(&items[1], Err(Error::NotFound(e)) if e.code.as_deref() == Some("RUN_NOT_FOUND")), "{:?}", items[1]);
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn a_reconnect_answered_503_counts_as_a_failed_resume() {
+    let server = TestServer::start(|mut conn| match conn.index {
+        0 => {
+            conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+            conn.write(block(1, "text", r#"{"content":"w1"}"#));
+        }
+        1 => conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nretry-after: 0\r\nconnection: close\r\n\r\n"),
+        _ => {
+            conn.write(SSE_HEAD);
+            for b in after_last_id(&conn, &script(2)) {
+                conn.write(b);
+            }
+        }
+    });
+    let runtime = client(&server);
+    let (events, reconnects) = bounded(move || {
+        let mut stream = runtime.runs().stream("r1").unwrap();
+        let events: Vec<SseEvent> = stream.by_ref().map(Result::unwrap).collect();
+        (events, stream.reconnects())
+    });
+    assert_eq!(events, expected(2));
+    assert_eq!(reconnects, 2);
+}
+
+#[test]
+fn opening_errors_come_from_the_stream_call() {
+    let server = TestServer::start(|mut conn| match conn.index {
+        0 => {
+            let body = r#"{"message":"expired","code":"MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"}"#;
+            conn.write(format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            ));
+        }
+        1 => conn.write("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"),
+        _ => conn.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"),
+    });
+    let runtime = client(&server);
+    assert!(matches!(runtime.runs().stream("r1"), Err(Error::TokenExpired(_))));
+    let no_content = runtime.runs().stream("r1").unwrap_err();
+    assert!(matches!(&no_content, Error::Stream(m) if m.contains("204")), "{no_content}");
+    let json = runtime.runs().stream("r1").unwrap_err();
+    assert!(matches!(&json, Error::Stream(m) if m.contains("application/json")), "{json}");
+    assert!(matches!(runtime.runs().stream(".."), Err(Error::InvalidInput(_))));
+}
+
+#[test]
+fn a_silent_server_fails_the_stream_with_a_timeout() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(1, "text", r#"{"content":"a"}"#));
+        conn.hold_open();
+    });
+    let runtime = builder(&server)
+        .stream_idle_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(matches!(items[1], Err(Error::Timeout(_))), "{:?}", items[1]);
+    assert_eq!(server.connections(), 1, "an idle timeout is not resumed");
+}
+
+#[test]
+fn keep_alive_comments_count_as_activity() {
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = std::sync::Mutex::new(rx);
+    let server = TestServer::start(move |mut conn| {
+        conn.write(SSE_HEAD);
+        // Comments far more often than the idle timeout, for several timeouts' worth.
+        for _ in 0..12 {
+            conn.write(": keep-alive\n\n");
+            let _ = rx.lock().unwrap().recv_timeout(Duration::from_millis(100));
+        }
+        for b in script(1) {
+            conn.write(b);
+        }
+    });
+    drop(tx);
+    let runtime = builder(&server)
+        .stream_idle_timeout(Some(Duration::from_millis(600)))
+        .build()
+        .unwrap();
+    let events = bounded(move || runtime.runs().stream("r1").unwrap().collect::<Result<Vec<_>, _>>());
+    assert_eq!(events.unwrap(), expected(1));
+}
+
+#[test]
+fn cancel_from_another_thread_ends_a_blocked_stream_and_closes_the_socket() {
+    let (closed_tx, closed_rx) = mpsc::channel();
+    let server = TestServer::start(move |mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(1, "text", r#"{"content":"a"}"#));
+        // Silent from here on; report whether the client closes its side.
+        let _ = closed_tx.send(conn.client_closed());
+    });
+    let runtime = builder(&server).stream_idle_timeout(None).build().unwrap();
+    let mut stream = runtime.runs().stream("r1").unwrap();
+    assert!(stream.next().unwrap().is_ok());
+    let cancel = stream.cancel_handle();
+    let (started_tx, started_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        let next = stream.next();
+        (next.is_none(), stream.next().is_none())
+    });
+    started_rx.recv().unwrap();
+    cancel.cancel();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(reader.join().unwrap()));
+    assert_eq!(rx.recv_timeout(WATCHDOG).unwrap(), (true, true));
+    assert!(closed_rx.recv_timeout(WATCHDOG).unwrap(), "the connection was left open");
+    assert!(cancel.is_cancelled());
+}
+
+#[test]
+fn dropping_a_stream_closes_its_connection() {
+    let (closed_tx, closed_rx) = mpsc::channel();
+    let server = TestServer::start(move |mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(1, "text", r#"{"content":"a"}"#));
+        let _ = closed_tx.send(conn.client_closed());
+    });
+    let runtime = client(&server);
+    let mut stream = runtime.runs().stream("r1").unwrap();
+    assert!(stream.next().unwrap().is_ok());
+    drop(stream);
+    assert!(closed_rx.recv_timeout(WATCHDOG).unwrap());
+}
+
+#[test]
+fn into_channel_delivers_every_event_then_disconnects() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        for b in script(20) {
+            conn.write(b);
+        }
+        conn.hold_open();
+    });
+    let runtime = client(&server);
+    let (events, _cancel) = runtime.runs().stream("r1").unwrap().into_channel();
+    let mut got = Vec::new();
+    loop {
+        match events.recv_timeout(WATCHDOG) {
+            Ok(event) => got.push(event.unwrap()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no event in time"),
+        }
+    }
+    assert_eq!(got, expected(20));
+}
+
+#[test]
+fn into_channel_cancel_ends_the_thread_while_the_server_is_silent() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(1, "text", r#"{"content":"a"}"#));
+        conn.hold_open();
+    });
+    let runtime = builder(&server).stream_idle_timeout(None).build().unwrap();
+    let (events, cancel) = runtime.runs().stream("r1").unwrap().into_channel();
+    assert!(events.recv_timeout(WATCHDOG).unwrap().is_ok());
+    cancel.cancel();
+    // The sender is dropped when the background thread ends.
+    assert!(matches!(events.recv_timeout(WATCHDOG), Err(mpsc::RecvTimeoutError::Disconnected)));
+}
+
+#[test]
+fn stream_ends_after_run_error_too() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write("id: 1\ndata: {\"type\":\"RUN_ERROR\",\"message\":\"boom\"}\n\n");
+        conn.hold_open();
+    });
+    let runtime = client(&server);
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect::<Vec<_>>());
+    assert_eq!(items.len(), 1);
+    assert!(items[0].as_ref().unwrap().is_terminal());
+}
