@@ -1,1 +1,171 @@
-fn main() {}
+//! The Server-Sent Events parser on its own, over any reader.
+//!
+//! Each group reads one stream three ways, with throughput counted in bytes of
+//! the stream for all three: the parser, a baseline that only finds the line
+//! ends, and a baseline that only decodes the JSON payloads (already cut out).
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::Value;
+use zaby::sse::SseReader;
+
+/// A stream and its data payloads.
+struct Case {
+    name: &'static str,
+    bytes: Vec<u8>,
+    payloads: Vec<String>,
+    /// Read through a `BufReader` of this capacity instead of the whole slice.
+    read_size: Option<usize>,
+}
+
+/// 200,000 AG-UI text deltas of about 100 bytes, each with an id.
+fn text_deltas() -> Case {
+    let mut bytes = Vec::new();
+    let mut payloads = Vec::new();
+    for i in 0..200_000 {
+        let payload = format!(
+            r#"{{"type":"TEXT_MESSAGE_CONTENT","messageId":"m1","delta":"token {:<6} of text"}}"#,
+            i
+        );
+        bytes.extend(format!("id: {i}\ndata: {payload}\n\n").bytes());
+        payloads.push(payload);
+    }
+    Case {
+        name: "text_deltas_200k",
+        bytes,
+        payloads,
+        read_size: None,
+    }
+}
+
+/// 20 events of 1 MiB, read 1 KiB at a time.
+fn big_events() -> Case {
+    let mut bytes = Vec::new();
+    let mut payloads = Vec::new();
+    for i in 0..20 {
+        let head = format!(r#"{{"type":"TEXT_MESSAGE_CONTENT","messageId":"m{i}","delta":""#);
+        let fill = (1 << 20) - head.len() - 2 - "data: \n\n".len();
+        let payload = format!(
+            "{head}{}\"}}",
+            "lorem ipsum ".repeat(fill / 12 + 1)[..fill].to_owned()
+        );
+        bytes.extend(format!("data: {payload}\n\n").bytes());
+        payloads.push(payload);
+    }
+    Case {
+        name: "big_events_1mib_x20",
+        bytes,
+        payloads,
+        read_size: Some(1024),
+    }
+}
+
+/// 50,000 events of 5 data lines each.
+fn multi_line_events() -> Case {
+    let mut bytes = Vec::new();
+    let mut payloads = Vec::new();
+    for i in 0..50_000 {
+        let lines = [
+            r#"{"type":"TOOL_CALL_ARGS","#.to_owned(),
+            r#""toolCallId":"call-1","#.to_owned(),
+            r#""messageId":"m1","#.to_owned(),
+            format!(r#""index":{i},"#),
+            r#""delta":"{\"city\":\"Zürich\"}"}"#.to_owned(),
+        ];
+        bytes.extend(format!("id: {i}\n").bytes());
+        for line in &lines {
+            bytes.extend(format!("data: {line}\n").bytes());
+        }
+        bytes.push(b'\n');
+        payloads.push(lines.join("\n"));
+    }
+    Case {
+        name: "five_line_events_50k",
+        bytes,
+        payloads,
+        read_size: None,
+    }
+}
+
+fn parse<R: BufRead>(reader: R) -> usize {
+    let mut count = 0;
+    for event in SseReader::new(reader) {
+        black_box(event.expect("valid stream"));
+        count += 1;
+    }
+    count
+}
+
+/// Only finds the line ends: the least any line parser must do.
+fn scan_line_ends<R: BufRead>(mut reader: R) -> usize {
+    let mut ends = 0;
+    loop {
+        let buf = reader.fill_buf().expect("in memory");
+        if buf.is_empty() {
+            return ends;
+        }
+        ends += buf.iter().filter(|&&b| b == b'\n' || b == b'\r').count();
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+fn decode_json(payloads: &[String]) -> usize {
+    payloads
+        .iter()
+        .map(|p| black_box(serde_json::from_str::<Value>(p).expect("valid JSON")))
+        .count()
+}
+
+fn run_case(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, case: &Case) {
+    let bytes = &case.bytes[..];
+    let events = case.payloads.len();
+    match case.read_size {
+        None => assert_eq!(parse(bytes), events),
+        Some(cap) => assert_eq!(parse(BufReader::with_capacity(cap, bytes)), events),
+    }
+    println!(
+        "{}: {} events, {} bytes",
+        case.name,
+        events,
+        case.bytes.len()
+    );
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    match case.read_size {
+        None => {
+            group.bench_function(format!("{}/parser", case.name), |b| b.iter(|| parse(bytes)));
+            group.bench_function(format!("{}/scan_line_ends", case.name), |b| {
+                b.iter(|| scan_line_ends(bytes))
+            });
+        }
+        Some(cap) => {
+            group.bench_function(format!("{}/parser", case.name), |b| {
+                b.iter(|| parse(BufReader::with_capacity(cap, bytes)))
+            });
+            group.bench_function(format!("{}/scan_line_ends", case.name), |b| {
+                b.iter(|| scan_line_ends(BufReader::with_capacity(cap, bytes)))
+            });
+        }
+    }
+    group.bench_function(format!("{}/json_only", case.name), |b| {
+        b.iter(|| decode_json(&case.payloads))
+    });
+}
+
+fn sse(c: &mut Criterion) {
+    for case in [text_deltas(), big_events(), multi_line_events()] {
+        let mut group = c.benchmark_group("sse");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        run_case(&mut group, &case);
+        group.finish();
+    }
+}
+
+criterion_group!(benches, sse);
+criterion_main!(benches);
