@@ -3,4 +3,4 @@
 #[cfg(feature = "testing")]
 mod fake;
 #[cfg(feature = "testing")]
-pub use fake::FakeRuntime;
+pub use fake::{FakeRequest, FakeRuntime};
