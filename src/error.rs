@@ -309,14 +309,8 @@ mod tests {
     #[test]
     fn echoed_secrets_are_masked_everywhere() {
         let secret = "eyJsecret-token-123".to_owned();
-        let body =
-            format!(r#"{{"message":"bad token {secret}","echo":{{"{secret}":["{secret}"]}}}}"#);
-        let e = Error::from_api(ApiError::from_parts(
-            401,
-            &[],
-            body.as_bytes(),
-            &[secret.clone()],
-        ));
+        let body = format!(r#"{{"message":"bad token {secret}","echo":{{"{secret}":["{secret}"]}}}}"#);
+        let e = Error::from_api(ApiError::from_parts(401, &[], body.as_bytes(), &[secret.clone()]));
         assert!(!format!("{e} {e:?}").contains(&secret));
         assert!(format!("{e}").contains("[redacted]"));
     }
@@ -331,10 +325,6 @@ mod tests {
     #[test]
     fn error_stays_small() {
         // Returned on every call: keep it cheap to move.
-        assert!(
-            std::mem::size_of::<Error>() <= 160,
-            "{}",
-            std::mem::size_of::<Error>()
-        );
+        assert!(std::mem::size_of::<Error>() <= 160, "{}", std::mem::size_of::<Error>());
     }
 }

@@ -267,10 +267,7 @@ mod tests {
     fn runtime_client_names() {
         let text = SseEvent::new("text", json!({"content": "hi"}));
         assert_eq!(text.kind(), RunEvent::Text { content: "hi" });
-        let call = SseEvent::new(
-            "tool_call",
-            json!({"toolName": "weather", "args": {"q": 1}}),
-        );
+        let call = SseEvent::new("tool_call", json!({"toolName": "weather", "args": {"q": 1}}));
         assert_eq!(
             call.kind(),
             RunEvent::ToolCall {
@@ -301,11 +298,7 @@ mod tests {
 
     #[test]
     fn ag_ui_kinds_in_both_spellings() {
-        for ty in [
-            "TEXT_MESSAGE_CONTENT",
-            "TextMessageContent",
-            "TEXT_MESSAGE_CHUNK",
-        ] {
+        for ty in ["TEXT_MESSAGE_CONTENT", "TextMessageContent", "TEXT_MESSAGE_CHUNK"] {
             let e = ag_ui(json!({"type": ty, "delta": "d"}));
             assert_eq!(e.kind(), RunEvent::Text { content: "d" }, "{ty}");
         }
@@ -319,12 +312,7 @@ mod tests {
             }
         ));
         let err = ag_ui(json!({"type": "RUN_ERROR", "error": {"message": "boom"}}));
-        assert_eq!(
-            err.kind(),
-            RunEvent::RunError {
-                message: Some("boom")
-            }
-        );
+        assert_eq!(err.kind(), RunEvent::RunError { message: Some("boom") });
         assert!(err.is_terminal() && !err.is_run_finished());
         let thinking = ag_ui(json!({"type": "THINKING_START"}));
         assert_eq!(thinking.kind(), RunEvent::Thinking { content: None });
@@ -349,9 +337,7 @@ mod tests {
                 ..
             }
         ));
-        let card = ag_ui(
-            json!({"type": "UI_BLOCK", "block": {"type": "approval-card", "approvalId": "a3"}}),
-        );
+        let card = ag_ui(json!({"type": "UI_BLOCK", "block": {"type": "approval-card", "approvalId": "a3"}}));
         assert!(matches!(
             card.kind(),
             RunEvent::ApprovalRequested {
@@ -366,14 +352,8 @@ mod tests {
     #[test]
     fn unknown_and_malformed_are_other() {
         assert_eq!(SseEvent::new("ping", json!(null)).kind(), RunEvent::Other);
-        assert_eq!(
-            SseEvent::new("text", json!({"content": 5})).kind(),
-            RunEvent::Other
-        );
-        assert_eq!(
-            ag_ui(json!({"type": "RUN_FINISHEDX"})).kind(),
-            RunEvent::Other
-        );
+        assert_eq!(SseEvent::new("text", json!({"content": 5})).kind(), RunEvent::Other);
+        assert_eq!(ag_ui(json!({"type": "RUN_FINISHEDX"})).kind(), RunEvent::Other);
         assert_eq!(ag_ui(json!({"type": "RunFinishe"})).kind(), RunEvent::Other);
         assert_eq!(ag_ui(json!([1, 2])).kind(), RunEvent::Other);
         // A finishing `data.type` ends the stream whatever the name says.
