@@ -3,6 +3,7 @@
 mod http;
 mod script;
 mod server;
+mod stream;
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
