@@ -7,4 +7,4 @@ pub use mock::{MockTransport, RecordedRequest};
 #[cfg(feature = "testing")]
 mod fake;
 #[cfg(feature = "testing")]
-pub use fake::FakeRuntime;
+pub use fake::{FakeRequest, FakeRuntime};

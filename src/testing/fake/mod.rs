@@ -1,0 +1,375 @@
+//! A fake Zaby runtime on 127.0.0.1, for tests and examples.
+
+mod http;
+mod script;
+mod server;
+mod stream;
+
+use std::fmt;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use server::{Shared, lock};
+
+/// The token every fake accepts: shaped like a JWT, signed by nobody.
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJmYWtlLXJ1bnRpbWUiLCJpc3MiOiJ6YWJ5LWZha2UifQ.ZmFrZS1zaWduYXR1cmUtbm90LXZlcmlmaWVk";
+
+/// A fake Zaby runtime: a real HTTP/1.1 server on `127.0.0.1`, with a scripted
+/// agent and fault knobs, for tests and examples. It stops when dropped.
+///
+/// It serves every endpoint of the runtime API under `/api/v1/agent-runtime`,
+/// with keep-alive connections, and checks `authorization: Bearer <token>`
+/// against [`token`](Self::token) (else `401` with code `UNAUTHORIZED`).
+///
+/// # The scripted agent
+///
+/// `POST /runs` takes `{"input", "requestId"?, "respondAsync"?}`. The input's
+/// text is the input itself when it is a JSON string, else its compact JSON.
+/// The run's answer is `"You said:"` followed by each whitespace-separated
+/// word of the text with one leading space: the input `"hello big world"`
+/// gives `"You said: hello big world"`. Its events, with ids `1, 2, …`:
+///
+/// 1. `event: thinking`, `{"content": "..."}`
+/// 2. `event: tool_call`, `{"toolName": "echo", "toolCallId": "call-1", "args": {"text": <text>}}`
+/// 3. `event: tool_result`, `{"toolCallId": "call-1", "result": <text>}`
+/// 4. the answer, one event per piece (`"You said:"`, then `" word"` for each
+///    word), alternating two forms: even pieces (the first, third, …) as
+///    `event: text`, `{"content": <piece>}`, odd pieces with no `event:` line
+///    and `{"type": "TEXT_MESSAGE_CONTENT", "messageId": "msg-<n>", "delta": <piece>}`
+///    (AG-UI). The pieces concatenated equal the run's `finalOutput`.
+/// 5. `event: RunFinished`, `{"result": {"finalOutput": <answer>}}`
+///
+/// So `"hello big world"` yields 8 events: `thinking`, `tool_call`,
+/// `tool_result`, `text`, (AG-UI), `text`, (AG-UI), `RunFinished`.
+///
+/// The agent runs at once: `POST /runs` answers `status: "COMPLETED"` with
+/// `finalOutput` and `latestSeq` (the number of events), or `"PENDING"`
+/// without `finalOutput` when `respondAsync` is true (the run has
+/// nonetheless completed, and a repeated start says so) or when the run waits
+/// for an approval. A `requestId` in the body (else the `x-request-id` header)
+/// makes the start idempotent: the same id answers the same run. An input that
+/// is missing or `null` answers `422` with code `VALIDATION_ERROR`.
+///
+/// # Approvals
+///
+/// An input text containing `[approval]` (the marker stays part of the text)
+/// stops the script after the tool call with
+/// `event: approval_required`, `{"approvalId": "approval-<n>", "runId", "message"}`
+/// and the stream sends nothing more, keeping the connection open, until
+/// `POST /runs/{runId}/approvals/{approvalId}/approve` (the script goes on from
+/// `tool_result`) or `/reject` (a final `event: RunError`,
+/// `{"message": "approval rejected"}`) arrives. Both answer
+/// `{"approvalId", "status": "approved" | "rejected"}`; repeating the same
+/// decision answers the same, the opposite one answers `409`, an unknown run or
+/// approval `404`.
+///
+/// # The other endpoints
+///
+/// - `GET /runs/{runId}/aiui` streams the events (chunked, one chunk per event)
+///   with an `id:` line each; with `last-event-id: N` only the events after `N`.
+///   A stream that reaches the end of a paused run waits as above.
+/// - `GET /runs/{runId}/events?limit=N` answers
+///   `{"events": [{"seq", "event"?, "data"}, ...]}`, the events produced so
+///   far, at most `N` (default 50); AG-UI events have no `event` member.
+/// - `POST /runs/{runId}/feedback` records its JSON body (see
+///   [`feedback`](Self::feedback)) and answers `{"feedbackId", "status": "recorded"}`.
+/// - Unknown runs answer `404`, unknown routes `404`, a wrong method `405`,
+///   all with a JSON body `{"message", "code"}`. Every JSON answer carries
+///   `x-request-id`: the request's own, else a generated one.
+///
+/// # Faults
+///
+/// The `&self` knobs below change how the fake answers: injected statuses
+/// ([`fail_next`](Self::fail_next)), expired tokens
+/// ([`expire_tokens`](Self::expire_tokens)), and stream troubles
+/// ([`cut_after_events`](Self::cut_after_events),
+/// [`event_delay`](Self::event_delay), [`keep_alive`](Self::keep_alive),
+/// [`malformed_stream`](Self::malformed_stream),
+/// [`hold_open_after_finish`](Self::hold_open_after_finish),
+/// [`retry_ms`](Self::retry_ms),
+/// [`close_delimited_streams`](Self::close_delimited_streams)).
+/// Injected failures come first, then expired tokens, then the token check.
+pub struct FakeRuntime {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// A request the fake received, as [`FakeRuntime::requests`] reports it.
+#[derive(Clone, PartialEq)]
+pub struct FakeRequest {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The request target as sent: path and query, still percent-encoded.
+    pub path: String,
+    /// The headers in order, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON; a body that is not JSON as a JSON string of its text;
+    /// `None` when there was no body.
+    pub body: Option<Value>,
+}
+
+impl FakeRequest {
+    /// The first value of the header `name` (give it in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for FakeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The authorization value is masked: debug output ends up in logs.
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let v = if n == "authorization" {
+                    "***"
+                } else {
+                    v.as_str()
+                };
+                (n.as_str(), v)
+            })
+            .collect();
+        f.debug_struct("FakeRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl FakeRuntime {
+    /// Starts a fake runtime on `127.0.0.1` with a free port.
+    ///
+    /// # Panics
+    ///
+    /// When no loopback port can be bound or no thread can be started.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use zaby::testing::FakeRuntime;
+    ///
+    /// let fake = FakeRuntime::start();
+    /// let agent: ureq::Agent = ureq::Agent::config_builder()
+    ///     .http_status_as_error(false)
+    ///     .build()
+    ///     .into();
+    /// let mut answer = agent
+    ///     .post(format!("{}/api/v1/agent-runtime/runs", fake.url()))
+    ///     .header("authorization", format!("Bearer {}", fake.token()))
+    ///     .content_type("application/json")
+    ///     .send(r#"{"input": "hello"}"#)
+    ///     .unwrap();
+    /// assert_eq!(answer.status(), 200);
+    /// let run: serde_json::Value =
+    ///     serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    /// assert_eq!(run["finalOutput"], "You said: hello");
+    /// ```
+    pub fn start() -> FakeRuntime {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("fake runtime: bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("fake runtime: local address");
+        let shared = Arc::new(Shared::new(TOKEN.to_owned()));
+        let accept_shared = Arc::clone(&shared);
+        let accept = thread::Builder::new()
+            .name("zaby-fake-accept".into())
+            .spawn(move || accept_loop(&accept_shared, listener))
+            .expect("fake runtime: spawn the accept thread");
+        FakeRuntime {
+            shared,
+            addr,
+            accept: Some(accept),
+        }
+    }
+
+    /// The origin to give a client, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bearer token the fake accepts.
+    pub fn token(&self) -> String {
+        self.shared.token.clone()
+    }
+
+    /// Every request received so far, in arrival order, including refused ones
+    /// (requests too malformed to parse are not recorded).
+    pub fn requests(&self) -> Vec<FakeRequest> {
+        lock(&self.shared.state).requests.clone()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.state).requests.clear();
+    }
+
+    /// How many runs `POST /runs` has created (idempotent repeats not counted).
+    pub fn runs_started(&self) -> usize {
+        lock(&self.shared.state).runs.len()
+    }
+
+    /// The feedback recorded so far: `(run id, JSON body)` in arrival order;
+    /// `Value::Null` for a request with no body.
+    pub fn feedback(&self) -> Vec<(String, Value)> {
+        lock(&self.shared.state).feedback.clone()
+    }
+
+    /// The next `n` requests, of any kind, answer `status` with a JSON error
+    /// body (code `FAKE_FAILURE`) and, when given, `retry-after: <seconds>`.
+    /// They are still recorded. A later call replaces what is left of this one.
+    pub fn fail_next(&self, n: usize, status: u16, retry_after: Option<u64>) {
+        let knobs = &mut lock(&self.shared.state).knobs;
+        knobs.fail_count = n;
+        knobs.fail_status = status;
+        knobs.fail_retry_after = retry_after;
+    }
+
+    /// The next `n` requests answer `401` with code
+    /// `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`, whatever token they carry.
+    pub fn expire_tokens(&self, n: usize) {
+        lock(&self.shared.state).knobs.expire_tokens = n;
+    }
+
+    /// The next event stream closes its socket abruptly after sending `k`
+    /// events: no chunk terminator, so the client sees a cut connection.
+    /// Later streams are normal. A stream that has fewer than `k` events left
+    /// ends normally (and still uses up the knob).
+    pub fn cut_after_events(&self, k: usize) {
+        lock(&self.shared.state).knobs.cut_after_events = Some(k);
+    }
+
+    /// Every stream waits `delay` before each event (`Duration::ZERO`, the
+    /// default, for none). Keep-alive comments are sent during the wait when
+    /// [`keep_alive`](Self::keep_alive) is set.
+    pub fn event_delay(&self, delay: Duration) {
+        lock(&self.shared.state).knobs.event_delay = delay;
+    }
+
+    /// While a stream waits (paused on an approval, or in an
+    /// [`event_delay`](Self::event_delay)), it sends a `: keep-alive` comment
+    /// line every `interval`. `Duration::ZERO`, the default, sends none.
+    pub fn keep_alive(&self, interval: Duration) {
+        lock(&self.shared.state).knobs.keep_alive = interval;
+    }
+
+    /// The next stream request, whatever its run id (even an unknown one),
+    /// answers `200 text/event-stream` with exactly `bytes` as its body
+    /// instead of the script.
+    pub fn malformed_stream(&self, bytes: impl Into<Vec<u8>>) {
+        lock(&self.shared.state).knobs.malformed_stream = Some(bytes.into());
+    }
+
+    /// When `true`, streams do not end their body after the terminal event
+    /// (`RunFinished` or `RunError`): the connection stays open until the client
+    /// closes it or the fake stops, to check that a client stops by itself.
+    pub fn hold_open_after_finish(&self, yes: bool) {
+        lock(&self.shared.state).knobs.hold_open_after_finish = yes;
+    }
+
+    /// With `Some(ms)`, every stream starts with a `retry: <ms>` line (in a block
+    /// of its own, which dispatches no event). `None`, the default, sends none.
+    pub fn retry_ms(&self, ms: Option<u64>) {
+        lock(&self.shared.state).knobs.retry_ms = ms;
+    }
+
+    /// When `true`, streams are sent without `Transfer-Encoding: chunked`, their
+    /// end marked by closing the connection (`connection: close`). Default `false`.
+    pub fn close_delimited_streams(&self, yes: bool) {
+        lock(&self.shared.state).knobs.close_delimited = yes;
+    }
+}
+
+impl fmt::Debug for FakeRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeRuntime")
+            .field("url", &self.url())
+            .field("runs_started", &self.runs_started())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeRuntime {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.stopping.store(true, Ordering::SeqCst);
+        {
+            // Notifying under the lock: a stream that checked `stopping` before
+            // the store is then already waiting, and wakes.
+            let _state = lock(&shared.state);
+            shared.changed.notify_all();
+        }
+        // The accept loop blocks in accept(): one connection wakes it to see `stopping`.
+        let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).is_ok();
+        if let Some(accept) = self.accept.take() {
+            if woke {
+                let _ = accept.join();
+            }
+        }
+        // The accept thread has ended, so every connection is registered by now.
+        let (sockets, threads) = {
+            let mut conns = lock(&shared.connections);
+            (
+                std::mem::take(&mut conns.sockets),
+                std::mem::take(&mut conns.threads),
+            )
+        };
+        for socket in sockets.values() {
+            // Unblocks reads and writes of idle, parked and streaming connections.
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
+    for conn in listener.incoming() {
+        if shared.is_stopping() {
+            return;
+        }
+        let Ok(sock) = conn else {
+            // E.g. out of file descriptors: back off instead of spinning.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        let Ok(registered) = sock.try_clone() else {
+            continue;
+        };
+        let mut conns = lock(&shared.connections);
+        // Reap finished connection threads so the list stays short.
+        let (done, running): (Vec<_>, Vec<_>) =
+            conns.threads.drain(..).partition(|t| t.is_finished());
+        conns.threads = running;
+        for t in done {
+            let _ = t.join();
+        }
+        let id = conns.next_id;
+        conns.next_id += 1;
+        conns.sockets.insert(id, registered);
+        let conn_shared = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("zaby-fake-conn".into())
+            .spawn(move || {
+                server::serve_connection(&conn_shared, sock);
+                lock(&conn_shared.connections).sockets.remove(&id);
+            });
+        match spawned {
+            Ok(handle) => conns.threads.push(handle),
+            Err(_) => {
+                conns.sockets.remove(&id);
+            }
+        }
+    }
+}
