@@ -42,6 +42,6 @@ pub use event::{RunEvent, SseEvent};
 pub use feedback::{Feedback, FeedbackApi};
 pub use request::MAX_JSON_BODY;
 pub use retry::RetryPolicy;
-pub use stream::{CancelHandle, EventStream};
 pub use runs::{EventsQuery, Run, RunStatus, Runs, StartRun};
+pub use stream::{CancelHandle, EventStream};
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};

@@ -154,7 +154,8 @@ impl EventStream {
     /// Ends the stream and releases its connection.
     fn finish(&mut self) {
         self.done = true;
-        self.reader.replace_reader(BufReader::with_capacity(0, Box::new(std::io::empty())));
+        self.reader
+            .replace_reader(BufReader::with_capacity(0, Box::new(std::io::empty())));
         self.cancel.clear_hook();
     }
 
@@ -187,9 +188,16 @@ impl EventStream {
             }
             self.failures_in_row += 1;
             self.reconnects += 1;
-            match connect(&self.client, &self.path, Some(&last_id), &self.cancel, false) {
+            match connect(
+                &self.client,
+                &self.path,
+                Some(&last_id),
+                &self.cancel,
+                false,
+            ) {
                 Ok(body) => {
-                    self.reader.replace_reader(BufReader::with_capacity(BUFFER, body));
+                    self.reader
+                        .replace_reader(BufReader::with_capacity(BUFFER, body));
                     return Ok(());
                 }
                 Err(e) if e.is_retryable() => retry_after = e.retry_after(),
@@ -253,7 +261,10 @@ impl Iterator for EventStream {
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// Opens the stream body. The first open follows the retry policy; resumes
@@ -269,7 +280,8 @@ fn connect(
     call.stream = Some(client.stream_idle_timeout);
     call.cancel = Some(cancel.clone());
     if let Some(id) = last_event_id {
-        call.extra_headers.push(("last-event-id".to_owned(), id.to_owned()));
+        call.extra_headers
+            .push(("last-event-id".to_owned(), id.to_owned()));
     }
     let response = if with_retries {
         client.core.send(&call)?
@@ -282,7 +294,11 @@ fn connect(
         ));
     }
     if let Some(kind) = header(&response.headers, "content-type") {
-        if !kind.trim_start().to_ascii_lowercase().starts_with("text/event-stream") {
+        if !kind
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+        {
             return Err(Error::Stream(format!(
                 "expected an event stream (text/event-stream) but the server sent {kind}"
             )));
@@ -293,7 +309,9 @@ fn connect(
 
 /// The client's own backoff: 250 ms doubling to 5 s.
 fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(1 << failures.min(5)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(1 << failures.min(5))
+        .min(MAX_BACKOFF)
 }
 
 /// Between half and all of `d`, so that many clients do not reconnect in step.

@@ -1,5 +1,7 @@
 //! The live stream over loopback HTTP: ending at the run's end, resuming
 //! after cuts, idle timeouts, cancellation, and the channel for game loops.
+// Closures here return `zaby::Result`, whose error is deliberately unboxed.
+#![allow(clippy::result_large_err)]
 
 mod common;
 
@@ -61,7 +63,10 @@ fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 /// The events after `last-event-id`, from the script.
 fn after_last_id(conn: &Conn, blocks: &[String]) -> Vec<String> {
-    let from = conn.request.header("last-event-id").map_or(0, |id| id.parse().unwrap());
+    let from = conn
+        .request
+        .header("last-event-id")
+        .map_or(0, |id| id.parse().unwrap());
     blocks[from..].to_vec()
 }
 
@@ -76,15 +81,25 @@ fn stops_at_run_finished_while_the_server_holds_the_connection() {
     });
     let runtime = client(&server);
     let events: Vec<_> = bounded(move || {
-        runtime.runs().stream("r1").unwrap().collect::<Result<Vec<_>, _>>()
+        runtime
+            .runs()
+            .stream("r1")
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
     })
     .unwrap();
     assert_eq!(events, expected(3));
     let seen = &server.requests()[0];
-    assert_eq!(seen.request_line, "GET /api/v1/agent-runtime/runs/r1/aiui HTTP/1.1");
+    assert_eq!(
+        seen.request_line,
+        "GET /api/v1/agent-runtime/runs/r1/aiui HTTP/1.1"
+    );
     assert_eq!(seen.header("accept"), Some("text/event-stream"));
     assert_eq!(seen.header("accept-encoding"), Some("identity"));
-    assert_eq!(seen.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        seen.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     assert_eq!(seen.header("last-event-id"), None);
 }
 
@@ -127,8 +142,14 @@ fn resumes_after_a_cut_at_every_event_delivering_each_exactly_once() {
             assert_eq!(reconnects, 1);
             let requests = server.requests();
             assert_eq!(requests.len(), 2);
-            assert_eq!(requests[1].header("last-event-id"), Some(cut.to_string().as_str()));
-            assert_eq!(requests[1].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+            assert_eq!(
+                requests[1].header("last-event-id"),
+                Some(cut.to_string().as_str())
+            );
+            assert_eq!(
+                requests[1].header("authorization"),
+                Some(format!("Bearer {TOKEN}").as_str())
+            );
         }
     }
 }
@@ -145,7 +166,14 @@ fn a_server_that_repeats_events_on_resume_does_not_repeat_them_to_the_caller() {
         }
     });
     let runtime = client(&server);
-    let events: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().map(Result::unwrap).collect());
+    let events: Vec<_> = bounded(move || {
+        runtime
+            .runs()
+            .stream("r1")
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    });
     assert_eq!(events, expected(4));
 }
 
@@ -159,7 +187,9 @@ fn a_cut_with_no_id_seen_ends_with_a_stream_error_and_no_reconnect() {
     let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
     assert_eq!(items.len(), 2);
     assert!(items[0].is_ok());
-    let Err(Error::Stream(why)) = &items[1] else { panic!("{:?}", items[1]) };
+    let Err(Error::Stream(why)) = &items[1] else {
+        panic!("{:?}", items[1])
+    };
     assert!(why.contains("cut short"), "{why}");
     assert_eq!(server.connections(), 1);
 }
@@ -179,7 +209,11 @@ fn gives_up_after_max_reconnects_in_a_row() {
         (items, stream.reconnects())
     });
     assert_eq!(items.len(), 2);
-    assert!(matches!(&items[1], Err(Error::Stream(why)) if why.contains("cut short")), "{:?}", items[1]);
+    assert!(
+        matches!(&items[1], Err(Error::Stream(why)) if why.contains("cut short")),
+        "{:?}",
+        items[1]
+    );
     assert_eq!(reconnects, 2);
     assert_eq!(server.connections(), 3);
 }
@@ -195,7 +229,14 @@ fn a_delivered_event_resets_the_reconnect_count() {
         }
     });
     let runtime = builder(&server).max_reconnects(1).build().unwrap();
-    let events: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().map(Result::unwrap).collect());
+    let events: Vec<_> = bounded(move || {
+        runtime
+            .runs()
+            .stream("r1")
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    });
     assert_eq!(events, expected(4));
 }
 
@@ -215,7 +256,11 @@ fn a_reconnect_answered_with_a_non_retryable_status_ends_with_that_error() {
     });
     let runtime = client(&server);
     let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
-    assert!(matches!(&items[1], Err(Error::NotFound(e)) if e.code.as_deref() == Some("RUN_NOT_FOUND")), "{:?}", items[1]);
+    assert!(
+        matches!(&items[1], Err(Error::NotFound(e)) if e.code.as_deref() == Some("RUN_NOT_FOUND")),
+        "{:?}",
+        items[1]
+    );
     assert_eq!(server.connections(), 2);
 }
 
@@ -226,7 +271,9 @@ fn a_reconnect_answered_503_counts_as_a_failed_resume() {
             conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
             conn.write(block(1, "text", r#"{"content":"w1"}"#));
         }
-        1 => conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nretry-after: 0\r\nconnection: close\r\n\r\n"),
+        1 => conn.write(
+            "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nretry-after: 0\r\nconnection: close\r\n\r\n",
+        ),
         _ => {
             conn.write(SSE_HEAD);
             for b in after_last_id(&conn, &script(2)) {
@@ -246,7 +293,8 @@ fn a_reconnect_answered_503_counts_as_a_failed_resume() {
 
 #[test]
 fn opening_errors_come_from_the_stream_call() {
-    let server = TestServer::start(|mut conn| match conn.index {
+    let server = TestServer::start(|mut conn| {
+        match conn.index {
         0 => {
             let body = r#"{"message":"expired","code":"MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"}"#;
             conn.write(format!(
@@ -256,14 +304,27 @@ fn opening_errors_come_from_the_stream_call() {
         }
         1 => conn.write("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"),
         _ => conn.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"),
+    }
     });
     let runtime = client(&server);
-    assert!(matches!(runtime.runs().stream("r1"), Err(Error::TokenExpired(_))));
+    assert!(matches!(
+        runtime.runs().stream("r1"),
+        Err(Error::TokenExpired(_))
+    ));
     let no_content = runtime.runs().stream("r1").unwrap_err();
-    assert!(matches!(&no_content, Error::Stream(m) if m.contains("204")), "{no_content}");
+    assert!(
+        matches!(&no_content, Error::Stream(m) if m.contains("204")),
+        "{no_content}"
+    );
     let json = runtime.runs().stream("r1").unwrap_err();
-    assert!(matches!(&json, Error::Stream(m) if m.contains("application/json")), "{json}");
-    assert!(matches!(runtime.runs().stream(".."), Err(Error::InvalidInput(_))));
+    assert!(
+        matches!(&json, Error::Stream(m) if m.contains("application/json")),
+        "{json}"
+    );
+    assert!(matches!(
+        runtime.runs().stream(".."),
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 #[test]
@@ -303,7 +364,13 @@ fn keep_alive_comments_count_as_activity() {
         .stream_idle_timeout(Some(Duration::from_millis(600)))
         .build()
         .unwrap();
-    let events = bounded(move || runtime.runs().stream("r1").unwrap().collect::<Result<Vec<_>, _>>());
+    let events = bounded(move || {
+        runtime
+            .runs()
+            .stream("r1")
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+    });
     assert_eq!(events.unwrap(), expected(1));
 }
 
@@ -331,7 +398,10 @@ fn cancel_from_another_thread_ends_a_blocked_stream_and_closes_the_socket() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(reader.join().unwrap()));
     assert_eq!(rx.recv_timeout(WATCHDOG).unwrap(), (true, true));
-    assert!(closed_rx.recv_timeout(WATCHDOG).unwrap(), "the connection was left open");
+    assert!(
+        closed_rx.recv_timeout(WATCHDOG).unwrap(),
+        "the connection was left open"
+    );
     assert!(cancel.is_cancelled());
 }
 
@@ -384,7 +454,10 @@ fn into_channel_cancel_ends_the_thread_while_the_server_is_silent() {
     assert!(events.recv_timeout(WATCHDOG).unwrap().is_ok());
     cancel.cancel();
     // The sender is dropped when the background thread ends.
-    assert!(matches!(events.recv_timeout(WATCHDOG), Err(mpsc::RecvTimeoutError::Disconnected)));
+    assert!(matches!(
+        events.recv_timeout(WATCHDOG),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    ));
 }
 
 #[test]

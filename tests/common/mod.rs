@@ -84,7 +84,9 @@ impl TestServer {
                     let index = connections.fetch_add(1, Ordering::SeqCst);
                     let (seen, hold, handler) = (seen.clone(), hold.clone(), handler.clone());
                     std::thread::spawn(move || {
-                        let Some(request) = read_request(&mut socket) else { return };
+                        let Some(request) = read_request(&mut socket) else {
+                            return;
+                        };
                         seen.lock().unwrap().push(request.clone());
                         handler(Conn {
                             index,
