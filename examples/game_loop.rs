@@ -1,0 +1,59 @@
+//! A fixed-rate frame loop that never blocks a frame on the network: the
+//! stream's reads run on a background thread, and each frame takes what has
+//! arrived with `try_recv`.
+
+mod common;
+
+use std::sync::mpsc::TryRecvError;
+use std::time::{Duration, Instant};
+
+use zaby::RunEvent;
+
+const FRAME: Duration = Duration::from_millis(16);
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> zaby::Result<()> {
+    let (runtime, fake) = common::connect()?;
+    if let Some(fake) = &fake {
+        // The fake answers at once; pace it like a real model so frames pass meanwhile.
+        fake.event_delay(Duration::from_millis(50));
+    }
+    // Starting the run and opening the stream block once, before the loop.
+    let run = runtime.runs().start("tell me about frame loops")?;
+    let (events, _cancel) = runtime.runs().stream(&run.run_id)?.into_channel();
+
+    let (mut frames, mut longest) = (0u32, Duration::ZERO);
+    let mut answer = String::new();
+    loop {
+        let frame_start = Instant::now();
+        // Take everything that arrived since the last frame, without waiting.
+        let finished = loop {
+            match events.try_recv() {
+                Ok(Ok(event)) => {
+                    if let RunEvent::Text { content } = event.kind() {
+                        answer.push_str(content);
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
+            }
+        };
+        // ... update and draw the game here ...
+        frames += 1;
+        longest = longest.max(frame_start.elapsed());
+        if finished {
+            break;
+        }
+        std::thread::sleep(FRAME.saturating_sub(frame_start.elapsed()));
+    }
+    println!("answer: {answer}");
+    println!("{frames} frames ran while the answer streamed; the longest took {longest:?}");
+    Ok(())
+}
