@@ -1,16 +1,4 @@
-//! Blocking Rust SDK for the Zaby agent runtime: start runs, stream their
-//! events, answer approvals and send feedback, with no async runtime.
-//!
-//! ```no_run
-//! use zaby::{Feedback, ZabyRuntime};
-//!
-//! let runtime = ZabyRuntime::new("eyJhbGciOi...")?;
-//! let run = runtime.runs().start("What's the weather in London?")?;
-//! println!("{}", run.final_output.as_deref().unwrap_or(""));
-//! runtime.feedback().create(&run.run_id, Feedback::rating(5))?;
-//! # Ok::<(), zaby::Error>(())
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // `ApiError`'s public fields are the API callers match on; boxing them would
