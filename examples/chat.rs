@@ -20,7 +20,9 @@ fn main() {
     };
     let mut lines = io::stdin().lock().lines();
     loop {
-        let Some(message) = ask(&mut lines, "you> ") else { break };
+        let Some(message) = ask(&mut lines, "you> ") else {
+            break;
+        };
         let message = message.trim();
         if message == "/quit" {
             break;
@@ -53,7 +55,9 @@ fn turn(
             }
             RunEvent::ApprovalRequested { approval_id, data } => {
                 let Some(id) = approval_id else { continue };
-                let what = data["message"].as_str().unwrap_or("The agent asks for approval.");
+                let what = data["message"]
+                    .as_str()
+                    .unwrap_or("The agent asks for approval.");
                 println!("\n[{what}]");
                 let yes = ask(lines, "approve? (y/n) ").is_some_and(|a| a.trim() == "y");
                 if yes {
@@ -70,7 +74,9 @@ fn turn(
     println!();
     let rating = ask(lines, "rate 1-5 (enter to skip) ").and_then(|r| r.trim().parse().ok());
     if let Some(stars) = rating {
-        runtime.feedback().create(&run.run_id, Feedback::rating(stars))?;
+        runtime
+            .feedback()
+            .create(&run.run_id, Feedback::rating(stars))?;
         println!("[thanks for the {stars}-star rating]");
     }
     Ok(())

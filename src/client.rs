@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ZabyGlobalConfig, resolve};
-use crate::request::{Core, Credential, SecretProvider, check_secret};
+use crate::request::{Core, Credential, ProviderSource, SecretProvider, check_secret};
 use crate::transport::{HttpTransport, Transport};
-use crate::{Approvals, Environment, Error, FeedbackApi, Result, RetryPolicy, Runs};
+use crate::{Approvals, Error, FeedbackApi, Result, Runs, TokenSource};
 
 /// Stream resumes in a row, unless configured.
 pub const DEFAULT_MAX_RECONNECTS: u32 = 3;
@@ -128,38 +128,110 @@ pub(crate) struct ClientOptions {
     pub allow_insecure_http: bool,
 }
 
-/// A secret as given: fixed, or asked for on every request.
+/// A secret as given: fixed, asked for on every request, or a token source.
 pub(crate) enum Secret {
     Fixed(String),
     Provider(Arc<SecretProvider>),
+    Source(Arc<dyn TokenSource>),
 }
 
 impl ClientOptions {
     /// Resolves the configuration and checks the credential; nothing is sent.
-    pub(crate) fn build(self, credential: Credential, missing: &str) -> Result<Core> {
-        let provider: Arc<SecretProvider> = match self.secret {
+    /// `header` and `prefix` carry the secret (`authorization: Bearer …`);
+    /// `name` is what messages call it; `missing` says how to give one.
+    pub(crate) fn build(
+        self,
+        (header, prefix, name): (&'static str, &'static str, &'static str),
+        missing: &str,
+    ) -> Result<Core> {
+        let (source, renews): (Arc<dyn TokenSource>, bool) = match self.secret {
             None => return Err(Error::Config(missing.to_owned())),
             Some(Secret::Fixed(secret)) => {
                 // Checked now, so a bad secret fails here and not on the first call.
-                check_secret(&secret, credential.name)?;
-                Arc::new(move || Ok(secret.clone()))
+                check_secret(&secret, name)?;
+                (
+                    Arc::new(ProviderSource(Arc::new(move || Ok(secret.clone())))),
+                    false,
+                )
             }
-            Some(Secret::Provider(provider)) => provider,
+            Some(Secret::Provider(provider)) => (Arc::new(ProviderSource(provider)), false),
+            Some(Secret::Source(source)) => (source, true),
         };
         let settings = resolve(&self.config, self.allow_insecure_http)?;
-        let credential = Credential {
-            provider,
-            ..credential
-        };
         Ok(Core {
             settings,
             transport: self
                 .transport
                 .unwrap_or_else(|| Arc::new(HttpTransport::new())),
-            credential,
+            credential: Credential {
+                source,
+                renews,
+                header,
+                prefix,
+                name,
+            },
         })
     }
 }
+
+/// The setters every client builder shares; each builder has an `options: ClientOptions`.
+macro_rules! shared_setters {
+    () => {
+        /// Overrides for this client: each `Some` field beats [`crate::configure_zaby`]
+        /// and the environment. Later setters override it in turn.
+        pub fn config(mut self, overrides: $crate::ZabyGlobalConfig) -> Self {
+            self.options.config.merge(overrides);
+            self
+        }
+
+        /// The API origin. Defaults to the resolved configuration, else
+        /// [`crate::DEFAULT_API_ORIGIN`].
+        pub fn api_origin(mut self, origin: impl Into<String>) -> Self {
+            self.options.config.api_origin = Some(origin.into());
+            self
+        }
+
+        /// An environment preset; an origin given at any level wins over it.
+        /// Defaults to `ZABY_ENVIRONMENT`, else production.
+        pub fn environment(mut self, env: $crate::Environment) -> Self {
+            self.options.config.environment = Some(env);
+            self
+        }
+
+        /// The limit of a plain call, and of connecting a stream. Defaults to 30 s.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.config.timeout = Some(timeout);
+            self
+        }
+
+        /// How failed calls are retried: a number of retries, or a
+        /// [`RetryPolicy`](crate::RetryPolicy). Defaults to none.
+        pub fn retries(mut self, policy: impl Into<$crate::RetryPolicy>) -> Self {
+            self.options.config.retries = Some(policy.into());
+            self
+        }
+
+        /// The `user-agent` header. Defaults to `zaby-rust/<version>`.
+        pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+            self.options.config.user_agent = Some(user_agent.into());
+            self
+        }
+
+        /// The HTTP transport. Defaults to a new [`HttpTransport`](crate::HttpTransport).
+        pub fn transport(mut self, transport: impl $crate::Transport + 'static) -> Self {
+            self.options.transport = Some(std::sync::Arc::new(transport));
+            self
+        }
+
+        /// Allows plain `http` to a host that is not loopback, which sends the
+        /// credential in clear text. Defaults to `false`.
+        pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+            self.options.allow_insecure_http = yes;
+            self
+        }
+    };
+}
+pub(crate) use shared_setters;
 
 impl ZabyRuntimeBuilder {
     /// The runtime token (a JWT minted by the provisioning side).
@@ -181,58 +253,15 @@ impl ZabyRuntimeBuilder {
         self
     }
 
-    /// Overrides for this client: each `Some` field beats [`crate::configure_zaby`]
-    /// and the environment. Later setters override it in turn.
-    pub fn config(mut self, overrides: ZabyGlobalConfig) -> Self {
-        self.options.config.merge(overrides);
+    /// A [`TokenSource`], asked before every request; a token the server
+    /// refuses as expired or used up is invalidated and the call repeated
+    /// once with the next token (see [`TokenSource`] for which calls).
+    pub fn token_source(mut self, source: impl TokenSource + 'static) -> Self {
+        self.options.secret = Some(Secret::Source(Arc::new(source)));
         self
     }
 
-    /// The API origin. Defaults to the resolved configuration, else
-    /// [`crate::DEFAULT_API_ORIGIN`].
-    pub fn api_origin(mut self, origin: impl Into<String>) -> Self {
-        self.options.config.api_origin = Some(origin.into());
-        self
-    }
-
-    /// An environment preset; an origin given at any level wins over it.
-    /// Defaults to `ZABY_ENVIRONMENT`, else production.
-    pub fn environment(mut self, env: Environment) -> Self {
-        self.options.config.environment = Some(env);
-        self
-    }
-
-    /// The limit of a plain call, and of connecting a stream. Defaults to 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.options.config.timeout = Some(timeout);
-        self
-    }
-
-    /// How failed calls are retried: a number of retries, or a [`RetryPolicy`].
-    /// Defaults to none.
-    pub fn retries(mut self, policy: impl Into<RetryPolicy>) -> Self {
-        self.options.config.retries = Some(policy.into());
-        self
-    }
-
-    /// The `user-agent` header. Defaults to `zaby-rust/<version>`.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.options.config.user_agent = Some(user_agent.into());
-        self
-    }
-
-    /// The HTTP transport. Defaults to a new [`HttpTransport`].
-    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
-        self.options.transport = Some(Arc::new(transport));
-        self
-    }
-
-    /// Allows plain `http` to a host that is not loopback, which sends the
-    /// token in clear text. Defaults to `false`.
-    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
-        self.options.allow_insecure_http = yes;
-        self
-    }
+    shared_setters!();
 
     /// How long a stream may stay silent (comments count as activity) before
     /// it fails with [`Error::Timeout`]; `None` waits forever. Defaults to the timeout.
@@ -264,14 +293,8 @@ impl ZabyRuntimeBuilder {
     /// assert!(err.to_string().contains("allow_insecure_http"));
     /// ```
     pub fn build(self) -> Result<ZabyRuntime> {
-        let credential = Credential {
-            provider: Arc::new(|| Ok(String::new())),
-            header: "authorization",
-            prefix: "Bearer ",
-            name: "runtime token",
-        };
         let core = self.options.build(
-            credential,
+            ("authorization", "Bearer ", "runtime token"),
             "no runtime token: pass one to ZabyRuntime::new, or to the builder's token or token_provider",
         )?;
         Ok(ZabyRuntime {

@@ -11,12 +11,15 @@ mod config;
 mod error;
 mod event;
 mod feedback;
+mod provisioning;
 mod request;
 mod retry;
 mod runs;
 pub mod sse;
 mod stream;
 pub mod testing;
+mod token_source;
+mod tokens;
 mod transport;
 
 pub use approvals::Approvals;
@@ -28,8 +31,11 @@ pub use config::{
 pub use error::{ApiError, DecodeError, Error, Result};
 pub use event::{RunEvent, SseEvent};
 pub use feedback::{Feedback, FeedbackApi};
+pub use provisioning::{Zaby, ZabyBuilder};
 pub use request::MAX_JSON_BODY;
 pub use retry::RetryPolicy;
 pub use runs::{EventsQuery, Run, RunStatus, Runs, StartRun};
 pub use stream::{CancelHandle, EventStream};
+pub use token_source::{MintingTokenSource, TokenError, TokenSource};
+pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens};
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};

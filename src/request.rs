@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::config::Settings;
 use crate::error::{ApiError, DecodeError};
 use crate::transport::{Transport, TransportRequest, TransportResponse};
-use crate::{CancelHandle, Error, Result};
+use crate::{CancelHandle, Error, Result, TokenSource};
 
 /// The largest JSON answer read; a larger one is refused, not read whole.
 pub const MAX_JSON_BODY: u64 = 16 * 1024 * 1024;
@@ -26,10 +26,22 @@ const MAX_REDIRECTS: usize = 5;
 pub(crate) type SecretProvider =
     dyn Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> + Send + Sync;
 
+/// A plain provider (or a fixed secret) as a token source that never renews.
+pub(crate) struct ProviderSource(pub Arc<SecretProvider>);
+
+impl TokenSource for ProviderSource {
+    fn token(&self) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        (self.0)()
+    }
+}
+
 /// Where the credential comes from and which header carries it.
 #[derive(Clone)]
 pub(crate) struct Credential {
-    pub provider: Arc<SecretProvider>,
+    pub source: Arc<dyn TokenSource>,
+    /// Whether a refused token is invalidated and the call repeated once
+    /// with the next one (a [`TokenSource`] given as such).
+    pub renews: bool,
     /// `authorization` (runtime token) or `x-zaby-api-key` (API key).
     pub header: &'static str,
     /// `Bearer ` or nothing.
@@ -41,7 +53,9 @@ pub(crate) struct Credential {
 impl Credential {
     /// Asks the provider, and checks that the answer fits in a header.
     pub(crate) fn get(&self) -> Result<String> {
-        let secret = (self.provider)()
+        let secret = self
+            .source
+            .token()
             .map_err(|e| Error::Config(format!("the {} provider failed: {e}", self.name)))?;
         check_secret(&secret, self.name)?;
         Ok(secret)
@@ -76,6 +90,8 @@ pub(crate) struct Call {
     pub extra_headers: Vec<(String, String)>,
     /// Lets a stream's blocked read be interrupted from another thread.
     pub cancel: Option<CancelHandle>,
+    /// Secrets in the body (a token being rotated), masked in errors too.
+    pub secrets: Vec<String>,
 }
 
 impl Call {
@@ -89,7 +105,13 @@ impl Call {
             stream: None,
             extra_headers: Vec::new(),
             cancel: None,
+            secrets: Vec::new(),
         }
+    }
+
+    /// Safe to send twice: a GET, or a POST made idempotent by its request id.
+    fn repeatable(&self) -> bool {
+        self.method == "GET" || self.idempotent
     }
 
     pub(crate) fn post(path: String, body: Option<&impl serde::Serialize>) -> Result<Call> {
@@ -146,9 +168,21 @@ impl Core {
         decode(&body, what)
     }
 
-    /// One try: follows redirects, keeping the credential only on our origin.
+    /// One try, repeated once with a fresh token when a token source's
+    /// token was refused as expired or used up and the call is safe to repeat.
     pub(crate) fn send_once(&self, call: &Call) -> Result<TransportResponse> {
         let secret = self.credential.get()?;
+        match self.send_with(call, &secret) {
+            Err(e) if self.credential.renews && is_token_refusal(&e) && call.repeatable() => {
+                self.credential.source.invalidate(&secret);
+                self.send_with(call, &self.credential.get()?)
+            }
+            result => result,
+        }
+    }
+
+    /// Follows redirects, keeping the credential only on our origin.
+    fn send_with(&self, call: &Call, secret: &str) -> Result<TransportResponse> {
         let origin = url::Url::parse(&self.settings.origin)
             .map_err(|e| Error::Config(format!("bad API origin: {e}")))?
             .origin();
@@ -162,7 +196,7 @@ impl Core {
                 method,
                 &url,
                 body.clone(),
-                with_credential.then_some(&*secret),
+                with_credential.then_some(secret),
             );
             let response = match &call.cancel {
                 Some(cancel) => self.transport.send_cancellable(request, cancel)?,
@@ -173,7 +207,7 @@ impl Core {
                 return Ok(response);
             }
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                return Err(self.api_error(response, &secret));
+                return Err(self.api_error(response, secret, call));
             }
             let target = crate::error::header(&response.headers, "location")
                 .and_then(|location| url::Url::parse(&url).ok()?.join(location).ok())
@@ -187,7 +221,7 @@ impl Core {
                 let message = format!("the server redirected {why}; the redirect was not followed");
                 return Err(Error::Api(ApiError {
                     message,
-                    ..self.api_error_parts(response, &secret)
+                    ..self.api_error_parts(response, secret, call)
                 }));
             };
             with_credential &= target.origin() == origin;
@@ -249,15 +283,21 @@ impl Core {
     }
 
     /// The typed error of a non-2xx answer, with echoed secrets masked.
-    pub(crate) fn api_error(&self, response: TransportResponse, secret: &str) -> Error {
-        Error::from_api(self.api_error_parts(response, secret))
+    fn api_error(&self, response: TransportResponse, secret: &str, call: &Call) -> Error {
+        Error::from_api(self.api_error_parts(response, secret, call))
     }
 
-    fn api_error_parts(&self, response: TransportResponse, secret: &str) -> ApiError {
+    fn api_error_parts(&self, response: TransportResponse, secret: &str, call: &Call) -> ApiError {
         // The body only explains the status: a read failure leaves it empty.
         let body = read_capped(response.body, MAX_ERROR_BODY).unwrap_or_default();
-        ApiError::from_parts(response.status, &response.headers, &body, &[secret])
+        let mut secrets = vec![secret];
+        secrets.extend(call.secrets.iter().map(String::as_str));
+        ApiError::from_parts(response.status, &response.headers, &body, &secrets)
     }
+}
+
+fn is_token_refusal(e: &Error) -> bool {
+    matches!(e, Error::TokenExpired(_) | Error::TokenExhausted(_))
 }
 
 /// Reads a body up to `cap` bytes; a larger one is an error, not read whole.

@@ -12,7 +12,11 @@ fn example(name: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let dir: PathBuf = exe.parent().unwrap().parent().unwrap().join("examples");
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is not built: run `cargo test`", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test`",
+        path.display()
+    );
     let mut command = Command::new(path);
     command
         .env_remove("ZABY_RUNTIME_TOKEN")
@@ -28,7 +32,12 @@ fn run_with_input(name: &str, input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{name}: {output:?}");
     output
@@ -43,7 +52,10 @@ fn quickstart_streams_the_answer_and_rates_it() {
     let output = run_with_input("quickstart", "");
     let out = stdout(&output);
     assert!(out.contains("[Calling tool: echo]"), "{out}");
-    assert!(out.contains("You said: What's the weather in London?\n"), "{out}");
+    assert!(
+        out.contains("You said: What's the weather in London?\n"),
+        "{out}"
+    );
     assert!(out.contains("5 stars"), "{out}");
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("local fake runtime"), "{err}");
@@ -56,7 +68,10 @@ fn chat_answers_rates_and_handles_approvals() {
     let out = stdout(&run_with_input("chat", input));
     assert!(out.contains("You said: hello there"), "{out}");
     assert!(out.contains("[thanks for the 4-star rating]"), "{out}");
-    assert!(out.contains("approve? (y/n) You said: please delete it [approval]"), "{out}");
+    assert!(
+        out.contains("approve? (y/n) You said: please delete it [approval]"),
+        "{out}"
+    );
     assert!(out.contains("[run failed: approval rejected]"), "{out}");
     assert!(out.trim_end().ends_with("bye"), "{out}");
 }
@@ -72,7 +87,10 @@ fn chat_leaves_at_end_of_input_and_shows_errors_in_one_line() {
 #[test]
 fn game_loop_keeps_drawing_frames_while_the_answer_streams() {
     let out = stdout(&run_with_input("game_loop", ""));
-    assert!(out.contains("answer: You said: tell me about frame loops"), "{out}");
+    assert!(
+        out.contains("answer: You said: tell me about frame loops"),
+        "{out}"
+    );
     let frames: u32 = out
         .split(" frames ran")
         .next()

@@ -1,0 +1,234 @@
+//! Token sources: where a runtime client gets its token, and one that keeps
+//! it fresh by minting through the provisioning API.
+
+use std::fmt;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::{RuntimeToken, RuntimeTokenRequest, Zaby};
+
+/// The error a token source returns.
+pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Gives a runtime client its token, asked before every request.
+///
+/// When the server refuses a token as expired or used up, the client calls
+/// [`invalidate`](TokenSource::invalidate) with it and repeats the call once
+/// with the next token: every GET, `POST /runs` (same request id), opening
+/// and resuming a stream. Approvals and feedback are not repeated.
+///
+/// # Example
+/// ```
+/// use zaby::{TokenError, TokenSource};
+///
+/// struct FromFile;
+/// impl TokenSource for FromFile {
+///     fn token(&self) -> Result<String, TokenError> {
+///         Ok(std::fs::read_to_string("/run/secrets/zaby-token")?.trim().to_owned())
+///     }
+/// }
+/// let runtime = zaby::ZabyRuntime::builder().token_source(FromFile).build()?;
+/// # let _ = runtime;
+/// # Ok::<(), zaby::Error>(())
+/// ```
+pub trait TokenSource: Send + Sync {
+    /// The token to send now.
+    ///
+    /// # Errors
+    /// Whatever kept the source from having one; the call fails with
+    /// [`crate::Error::Config`] carrying its message.
+    fn token(&self) -> Result<String, TokenError>;
+
+    /// Called with the token that the server said expired or is used up. A
+    /// stale call (a newer token was obtained since) must keep the newer one.
+    fn invalidate(&self, _token: &str) {}
+}
+
+/// A [`TokenSource`] that mints runtime tokens through [`Zaby`], for trusted
+/// server code holding the API key.
+///
+/// It mints nothing until the first [`token`](TokenSource::token); then again
+/// when the token expires within the skew, when the uses it handed out leave
+/// fewer than the minimum, or when the server refused it. One thread mints at
+/// a time: the others wait for that result (and its error), so many threads
+/// asking a cold source cause one mint.
+///
+/// # Example
+/// ```no_run
+/// use zaby::{MintingTokenSource, RuntimeTokenRequest, Zaby, ZabyRuntime};
+///
+/// let zaby = Zaby::new(std::env::var("ZABY_API_KEY").unwrap())?;
+/// let source = MintingTokenSource::new(zaby, RuntimeTokenRequest::new("app-id", "deployment-id").ttl_seconds(900));
+/// let runtime = ZabyRuntime::builder().token_source(source).build()?;
+/// # let _ = runtime;
+/// # Ok::<(), zaby::Error>(())
+/// ```
+pub struct MintingTokenSource {
+    zaby: Zaby,
+    request: RuntimeTokenRequest,
+    skew: Duration,
+    min_remaining_uses: u64,
+    rotate: bool,
+    state: Mutex<MintState>,
+    minted: Condvar,
+}
+
+#[derive(Default)]
+struct MintState {
+    current: Option<Held>,
+    /// The token last held, for a rotation.
+    previous: Option<String>,
+    minting: bool,
+    /// Bumped by every mint, so waiters know theirs is over.
+    generation: u64,
+    /// The last mint's error, for the threads that waited on it.
+    error: Option<String>,
+}
+
+struct Held {
+    token: RuntimeToken,
+    handed_out: u64,
+}
+
+impl fmt::Debug for MintingTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MintingTokenSource")
+            .field("request", &self.request)
+            .field("skew", &self.skew)
+            .field("min_remaining_uses", &self.min_remaining_uses)
+            .field("rotate", &self.rotate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The message of a failed mint, handed to every thread that waited for it.
+#[derive(Debug)]
+struct MintFailed(String);
+
+impl fmt::Display for MintFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "minting a runtime token failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for MintFailed {}
+
+impl MintingTokenSource {
+    /// A source minting with `request`; nothing is minted until the first token is asked for.
+    pub fn new(zaby: Zaby, request: RuntimeTokenRequest) -> Self {
+        MintingTokenSource {
+            zaby,
+            request,
+            skew: Duration::from_secs(30),
+            min_remaining_uses: 2,
+            rotate: false,
+            state: Mutex::new(MintState::default()),
+            minted: Condvar::new(),
+        }
+    }
+
+    /// Mint again when the token expires within this. Defaults to 30 s.
+    pub fn refresh_skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// Hand out a token only while its remaining uses minus the tokens handed
+    /// out stay at least `n`. Defaults to 2.
+    pub fn min_remaining_uses(mut self, n: u64) -> Self {
+        self.min_remaining_uses = n;
+        self
+    }
+
+    /// Rotate the previous token instead of minting anew. Defaults to `false`.
+    pub fn rotate(mut self, yes: bool) -> Self {
+        self.rotate = yes;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MintState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn usable(&self, held: &Held) -> bool {
+        let fresh = held.token.expires_at.is_none_or(|at| {
+            at.duration_since(SystemTime::now())
+                .is_ok_and(|left| left > self.skew)
+        });
+        let uses_left = held.token.remaining_uses.is_none_or(|left| {
+            left.saturating_sub(held.handed_out) >= self.min_remaining_uses.max(1)
+        });
+        fresh && uses_left
+    }
+
+    fn mint(&self, previous: Option<String>) -> crate::Result<RuntimeToken> {
+        let tokens = self.zaby.runtime_tokens();
+        match previous {
+            Some(previous) if self.rotate => tokens.rotate(&previous),
+            _ => tokens.create(self.request.clone()),
+        }
+    }
+}
+
+impl TokenSource for MintingTokenSource {
+    fn token(&self) -> Result<String, TokenError> {
+        let mut state = self.lock();
+        loop {
+            if let Some(held) = state.current.as_mut().filter(|held| self.usable(held)) {
+                held.handed_out += 1;
+                return Ok(held.token.token.clone());
+            }
+            if state.minting {
+                // Another thread mints: wait for its result, good or bad.
+                let generation = state.generation;
+                state = self
+                    .minted
+                    .wait_while(state, |s| s.generation == generation)
+                    .unwrap_or_else(|e| e.into_inner());
+                if let Some(error) = &state.error {
+                    return Err(Box::new(MintFailed(error.clone())));
+                }
+                continue;
+            }
+            state.minting = true;
+            if let Some(old) = state.current.take() {
+                state.previous = Some(old.token.token);
+            }
+            let previous = state.previous.clone();
+            drop(state);
+            let result = self.mint(previous);
+            state = self.lock();
+            state.minting = false;
+            state.generation += 1;
+            self.minted.notify_all();
+            return match result {
+                Ok(token) => {
+                    state.error = None;
+                    // A fresh token is handed out even if it is already low:
+                    // minting again at once would loop.
+                    let value = token.token.clone();
+                    state.current = Some(Held {
+                        token,
+                        handed_out: 1,
+                    });
+                    Ok(value)
+                }
+                Err(e) => {
+                    state.error = Some(e.to_string());
+                    Err(Box::new(MintFailed(e.to_string())))
+                }
+            };
+        }
+    }
+
+    fn invalidate(&self, token: &str) {
+        let mut state = self.lock();
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|held| held.token.token == token)
+        {
+            state.previous = state.current.take().map(|held| held.token.token);
+        }
+    }
+}
