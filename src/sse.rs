@@ -449,7 +449,7 @@ impl Parser {
         if self.held().saturating_add(line.len()) > self.max {
             return self.too_large();
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
@@ -524,7 +524,7 @@ impl Parser {
 
 /// The index of the first CR or LF.
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n' || b == b'\r')
+    memchr::memchr2(b'\n', b'\r', bytes)
 }
 
 /// `retry:` milliseconds: ASCII digits only; too large a number is ignored.
