@@ -542,18 +542,15 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 
 /// The data as JSON when it is JSON, else as a string (invalid UTF-8 replaced).
 fn decode_data(bytes: &[u8]) -> Value {
-    // JSON straight from bytes first: valid JSON is valid UTF-8, and the
-    // common case then validates and parses in one pass.
-    if let Ok(value) = serde_json::from_slice(bytes) {
-        return value;
-    }
-    match String::from_utf8_lossy(bytes) {
-        Cow::Borrowed(text) => Value::String(text.to_owned()),
-        // Replacement characters may have made it JSON (inside a string).
-        Cow::Owned(text) => match serde_json::from_str(&text) {
-            Ok(value) => value,
-            Err(_) => Value::String(text),
-        },
+    // One UTF-8 check of the whole text, then `from_str`: faster on small
+    // events than `from_slice`, which checks each JSON string on its own.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+    };
+    match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(_) => Value::String(text.into_owned()),
     }
 }
 
