@@ -1,12 +1,11 @@
 //! The Server-Sent Events parser on its own, over any reader.
 //!
-//! [`SseReader`] reads an event stream line by line from a
-//! [`BufRead`](std::io::BufRead) and yields one [`SseEvent`] per dispatched
-//! block, as the WHATWG HTML standard's "interpreting an event stream" says,
-//! with the SDK's rules: the event name is `None` when the block had no
-//! `event:` line, the data is parsed as JSON when it is JSON, and an event's id
-//! is the id line of its own block. Memory stays bounded by a size cap per
-//! event.
+//! [`SseReader`] reads an event stream line by line from a [`BufRead`] and
+//! yields one [`SseEvent`] per dispatched block, as the WHATWG HTML standard's
+//! "interpreting an event stream" says, with the SDK's rules: the event name
+//! is `None` when the block had no `event:` line, the data is parsed as JSON
+//! when it is JSON, and an event's id is the id line of its own block. Memory
+//! stays bounded by a size cap per event.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead};
