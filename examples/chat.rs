@@ -19,10 +19,7 @@ fn main() {
         }
     };
     let mut lines = io::stdin().lock().lines();
-    loop {
-        let Some(message) = ask(&mut lines, "you> ") else {
-            break;
-        };
+    while let Some(message) = ask(&mut lines, "you> ") {
         let message = message.trim();
         if message == "/quit" {
             break;
@@ -42,7 +39,7 @@ fn turn(
     runtime: &ZabyRuntime,
     message: &str,
     lines: &mut impl Iterator<Item = io::Result<String>>,
-) -> zaby::Result<()> {
+) -> Result<(), Box<dyn std::error::Error>> {
     let run = runtime.runs().start(message)?;
     print!("agent> ");
     for event in runtime.runs().stream(&run.run_id)? {

@@ -18,7 +18,7 @@ fn main() {
     }
 }
 
-fn run() -> zaby::Result<()> {
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (runtime, fake) = common::connect()?;
     if let Some(fake) = &fake {
         // The fake answers at once; pace it like a real model so frames pass meanwhile.
@@ -40,7 +40,7 @@ fn run() -> zaby::Result<()> {
                         answer.push_str(content);
                     }
                 }
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => return Err(e.into()),
                 Err(TryRecvError::Empty) => break false,
                 Err(TryRecvError::Disconnected) => break true,
             }

@@ -16,7 +16,7 @@ fn main() {
     }
 }
 
-fn run() -> zaby::Result<()> {
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (runtime, _fake) = common::connect()?;
 
     let run = runtime.runs().start("What's the weather in London?")?;

@@ -45,7 +45,7 @@ fn main() {
 }
 
 /// One request: start a run and read its stream to the end.
-fn serve(runtime: &zaby::ZabyRuntime, input: &str) -> zaby::Result<()> {
+fn serve(runtime: &zaby::ZabyRuntime, input: &str) -> Result<(), Box<dyn std::error::Error>> {
     let run = runtime.runs().start(input)?;
     for event in runtime.runs().stream(&run.run_id)? {
         event?;

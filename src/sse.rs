@@ -196,23 +196,9 @@ impl<R: BufRead> SseReader<R> {
         }
     }
 
-    /// The underlying reader.
-    #[allow(dead_code)] // for the reconnecting event stream built on this reader
-    pub(crate) fn get_ref(&self) -> &R {
-        &self.reader
-    }
-
-    /// The underlying reader, mutably (reading from it directly loses bytes
-    /// the parser would have seen).
-    #[allow(dead_code)] // for the reconnecting event stream built on this reader
-    pub(crate) fn get_mut(&mut self) -> &mut R {
-        &mut self.reader
-    }
-
     /// Starts parsing a new connection's body: the line and block state start
     /// afresh (a byte order mark may begin the body again); the last event id,
     /// the retry delay and the size cap are kept.
-    #[allow(dead_code)] // for the reconnecting event stream built on this reader
     pub(crate) fn replace_reader(&mut self, reader: R) {
         self.reader = reader;
         self.parser.restart();
@@ -694,12 +680,10 @@ mod tests {
         let mut r = SseReader::new(&b"id: 3\ndata: a\n\ndata: cut"[..]);
         assert_eq!(r.next_event().unwrap().unwrap().id.as_deref(), Some("3"));
         assert!(r.next_event().unwrap().is_none());
-        assert!(r.get_ref().is_empty());
         r.replace_reader(&b"data: b\n\n"[..]);
         let event = r.next_event().unwrap().unwrap();
         assert_eq!(event.data, json!("b"));
         assert_eq!(r.last_event_id(), Some("3"));
-        let _ = r.get_mut();
     }
 
     #[test]

@@ -6,7 +6,7 @@ use zaby::testing::FakeRuntime;
 
 /// The client, and the fake runtime it talks to when no token is set (keep
 /// it alive as long as the client is used).
-pub fn connect() -> zaby::Result<(ZabyRuntime, Option<FakeRuntime>)> {
+pub fn connect() -> Result<(ZabyRuntime, Option<FakeRuntime>), Box<dyn std::error::Error>> {
     if let Ok(token) = std::env::var("ZABY_RUNTIME_TOKEN") {
         // ZABY_API_ORIGIN and ZABY_ENVIRONMENT, when set, pick the service.
         return Ok((ZabyRuntime::new(token)?, None));
