@@ -44,6 +44,17 @@ pub trait TokenSource: Send + Sync {
     fn invalidate(&self, _token: &str) {}
 }
 
+/// One source shared by several clients (or kept to look at).
+impl<T: TokenSource + ?Sized> TokenSource for std::sync::Arc<T> {
+    fn token(&self) -> Result<String, TokenError> {
+        (**self).token()
+    }
+
+    fn invalidate(&self, token: &str) {
+        (**self).invalidate(token)
+    }
+}
+
 /// A [`TokenSource`] that mints runtime tokens through [`Zaby`], for trusted
 /// server code holding the API key.
 ///
@@ -79,6 +90,8 @@ struct MintState {
     /// The token last held, for a rotation.
     previous: Option<String>,
     minting: bool,
+    /// Threads waiting for the mint under way.
+    waiting: usize,
     /// Bumped by every mint, so waiters know theirs is over.
     generation: u64,
     /// The last mint's error, for the threads that waited on it.
@@ -181,10 +194,12 @@ impl TokenSource for MintingTokenSource {
             if state.minting {
                 // Another thread mints: wait for its result, good or bad.
                 let generation = state.generation;
+                state.waiting += 1;
                 state = self
                     .minted
                     .wait_while(state, |s| s.generation == generation)
                     .unwrap_or_else(|e| e.into_inner());
+                state.waiting -= 1;
                 if let Some(error) = &state.error {
                     return Err(Box::new(MintFailed(error.clone())));
                 }
@@ -230,5 +245,116 @@ impl TokenSource for MintingTokenSource {
         {
             state.previous = state.current.take().map(|held| held.token.token);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::transport::{Transport, TransportRequest, TransportResponse};
+
+    /// Answers mints with `status`, but only once the test opens the gate.
+    struct Gate {
+        status: u16,
+        calls: Arc<Mutex<usize>>,
+        arrived: mpsc::SyncSender<()>,
+        open: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Transport for Gate {
+        fn send(&self, _: TransportRequest) -> crate::Result<TransportResponse> {
+            *self.calls.lock().unwrap() += 1;
+            let _ = self.arrived.send(());
+            let _ = self.open.lock().unwrap().recv();
+            let body = if self.status == 200 {
+                r#"{"token":"eyJ.one.mint","expiresAt":"2099-01-01T00:00:00Z"}"#
+            } else {
+                r#"{"message":"mint service down"}"#
+            };
+            Ok(TransportResponse {
+                status: self.status,
+                headers: Vec::new(),
+                body: Box::new(std::io::Cursor::new(body)),
+            })
+        }
+    }
+
+    /// Eight threads ask a cold source at once; returns their answers and the mint count.
+    type Asked = (
+        Vec<Result<String, String>>,
+        Arc<Mutex<usize>>,
+        Arc<MintingTokenSource>,
+    );
+
+    fn eight_threads_ask(status: u16) -> Asked {
+        let calls = Arc::new(Mutex::new(0));
+        let (arrived, arrivals) = mpsc::sync_channel(16);
+        let (open, gate) = mpsc::channel();
+        let transport = Gate {
+            status,
+            calls: calls.clone(),
+            arrived,
+            open: Mutex::new(gate),
+        };
+        let zaby = Zaby::builder()
+            .api_key("zk_test_key_123")
+            .transport(transport)
+            .build()
+            .unwrap();
+        let source = Arc::new(MintingTokenSource::new(
+            zaby,
+            RuntimeTokenRequest::new("a", "d"),
+        ));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let source = source.clone();
+                std::thread::spawn(move || source.token().map_err(|e| e.to_string()))
+            })
+            .collect();
+        // One thread reached the server; hold it there until the seven others wait on it.
+        arrivals.recv().unwrap();
+        while source.lock().waiting < 7 {
+            std::thread::yield_now();
+        }
+        open.send(()).unwrap();
+        let answers = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        // Let any later mint through so nothing blocks.
+        drop(open);
+        (answers, calls, source)
+    }
+
+    #[test]
+    fn eight_threads_on_a_cold_source_cause_one_mint() {
+        let (answers, mints, _) = eight_threads_ask(200);
+        assert_eq!(*mints.lock().unwrap(), 1);
+        assert!(
+            answers.iter().all(|a| a.as_deref() == Ok("eyJ.one.mint")),
+            "{answers:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_mint_reaches_every_waiting_thread() {
+        let (answers, mints, source) = eight_threads_ask(503);
+        assert_eq!(*mints.lock().unwrap(), 1);
+        for answer in &answers {
+            let err = answer.as_ref().unwrap_err();
+            assert!(err.contains("mint service down"), "{err}");
+        }
+        // The next ask mints again.
+        assert!(source.token().is_err());
+        assert_eq!(*mints.lock().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_stale_invalidate_keeps_the_newer_token() {
+        let (_, _, source) = eight_threads_ask(200);
+        source.invalidate("eyJ.some.older.token");
+        assert!(source.lock().current.is_some());
+        source.invalidate("eyJ.one.mint");
+        assert!(source.lock().current.is_none());
     }
 }
