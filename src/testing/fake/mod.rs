@@ -1,6 +1,8 @@
 //! A fake Zaby runtime on 127.0.0.1, for tests and examples.
 
+mod clock;
 mod http;
+mod mint;
 mod script;
 mod server;
 mod stream;
@@ -10,7 +12,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -23,8 +25,11 @@ const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJmYWtlLXJ1bn
 /// agent and fault knobs, for tests and examples. It stops when dropped.
 ///
 /// It serves every endpoint of the runtime API under `/api/v1/agent-runtime`,
-/// with keep-alive connections, and checks `authorization: Bearer <token>`
-/// against [`token`](Self::token) (else `401` with code `UNAUTHORIZED`).
+/// with keep-alive connections, and checks `authorization: Bearer <token>`:
+/// the fixed [`token`](Self::token) is always accepted, and so is every token
+/// the fake has minted while it is valid (see [Minting](#minting)); anything
+/// else answers `401` with code `UNAUTHORIZED`. It also serves the
+/// provisioning side under `/api/v1/provisioning`, which mints those tokens.
 ///
 /// # The scripted agent
 ///
@@ -82,6 +87,76 @@ const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJmYWtlLXJ1bn
 ///   all with a JSON body `{"message", "code"}`. Every JSON answer carries
 ///   `x-request-id`: the request's own, else a generated one.
 ///
+/// # Minting
+///
+/// The provisioning endpoints, under `/api/v1/provisioning`, want the header
+/// `x-zaby-api-key` equal to [`api_key`](Self::api_key); a wrong or missing
+/// key answers `401` with code `INVALID_API_KEY`. All are `POST` with a JSON
+/// object body; a missing required field, or a field of the wrong type,
+/// answers `422` with code `VALIDATION_ERROR`. Unknown fields are ignored.
+///
+/// - `/managed-agents/external-apps/{externalAppId}/runtime-tokens` mints a
+///   token. It takes every field of the wire: `deploymentId` (required),
+///   `uniqueId`, `externalUserId`, `externalConversationId`,
+///   `externalSessionId`, `displayName`, `emailHash`, `locale`, `timezone`
+///   (strings), `channel` (`web`, `mobile`, `server`, `support` or
+///   `embedded`), `quotaPolicyId`, `tokenFamilyId`, `metadata` (an object),
+///   `scopes` (strings; default `["agent-runtime"]`), `ttlSeconds` (1 to one
+///   year of 366 days; default 3600), `maxUses` (1 to 2³² − 1; default no
+///   cap) and `requestId`. Without `tokenFamilyId` the token starts a new
+///   family; with the id of a known family it joins it (a revoked one answers
+///   `409` with code `TOKEN_FAMILY_REVOKED`); an unknown id starts a family
+///   under that id.
+/// - `/managed-agents/runtime-tokens/rotate`, `{"previousToken", "requestId"?}`,
+///   mints a token in the previous token's family with its settings (ttl,
+///   `maxUses`, scopes, ids). The previous token may have expired or used up
+///   its uses; an unknown one, one already rotated, or one of a revoked
+///   family answers `401` with code `UNAUTHORIZED`.
+/// - `/managed-agents/external-apps/{externalAppId}/runtime-tokens/rotate`,
+///   `{"deploymentId", "uniqueId", "tokenFamilyId"?, "quotaPolicyId"?,
+///   "requestId"?}`, mints a token for that unique id: in the given family
+///   (unknown, or not the unique id's: `404`; revoked: `409`), else in the
+///   family the unique id last minted in, else (none yet, or revoked) in a
+///   new family. It keeps the settings of the family's latest token, with
+///   this `deploymentId` and, when given, this `quotaPolicyId`; a new family
+///   gets the defaults.
+/// - `/managed-agents/runtime-token-families/{tokenFamilyId}/revoke`,
+///   `{"reason"}`, answers `{"tokenFamilyId", "revokedAt"}`; an unknown family
+///   answers `404`. Revoking again answers the first `revokedAt`.
+///
+/// Minting and both rotations answer
+/// `{"token", "tokenType": "Bearer", "expiresAt", "scopes", "grantId",
+/// "tokenFamilyId", "quotaPolicyId"?, "uniqueIdHash"?, "rotateAfterSeconds",
+/// "remainingUses"?, "agentSessionId", "externalAppId", "deploymentId"}`:
+/// the token is a fresh JWT-shaped string, distinct from every other token
+/// minted in the process; `expiresAt` is ISO-8601 in UTC with whole seconds
+/// (`"2026-11-29T12:34:56Z"`): the fake's [`now`](Self::now) plus the ttl,
+/// rounded down to the second; `rotateAfterSeconds` is 80 % of the ttl;
+/// `remainingUses` equals `maxUses` and is present only with it;
+/// `quotaPolicyId` and `uniqueIdHash` only when a quota policy or unique id
+/// was given. The agent session id is the same for every token of one
+/// `(externalAppId, uniqueId)`, else one per family.
+///
+/// A rotation retires every earlier token of its family: only the new one
+/// (and tokens minted into the family afterwards) keeps working.
+///
+/// On runtime requests, a minted token is checked in this order: unknown
+/// (`401 UNAUTHORIZED`), expired, that is the fake's clock at or past
+/// `expiresAt` (`401` with code `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`), its
+/// family revoked or the token rotated (`401 UNAUTHORIZED`), all its
+/// `maxUses` used (`403` with code
+/// `MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED`). A request that
+/// passes counts one use, whatever the endpoint and whatever it then answers
+/// (a `404` included): starting a run, opening a stream, resuming it, reading
+/// events, approving, sending feedback. The fixed [`token`](Self::token) has
+/// neither expiry nor cap.
+///
+/// The fake's clock is real time plus an offset that
+/// [`advance_clock`](Self::advance_clock) moves forward, so tests can expire
+/// tokens without waiting. [`mints`](Self::mints) and
+/// [`minted_tokens`](Self::minted_tokens) tell what was minted, and
+/// [`fail_mints`](Self::fail_mints) makes minting fail.
+///
 /// # Faults
 ///
 /// The `&self` knobs below change how the fake answers: injected statuses
@@ -92,8 +167,11 @@ const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJmYWtlLXJ1bn
 /// [`malformed_stream`](Self::malformed_stream),
 /// [`hold_open_after_finish`](Self::hold_open_after_finish),
 /// [`retry_ms`](Self::retry_ms),
-/// [`close_delimited_streams`](Self::close_delimited_streams)).
-/// Injected failures come first, then expired tokens, then the token check.
+/// [`close_delimited_streams`](Self::close_delimited_streams)), and failed
+/// mints ([`fail_mints`](Self::fail_mints)). On runtime requests, injected
+/// failures come first, then expired tokens, then the token check. On
+/// provisioning requests, injected failures come first, then the API key
+/// check, then routing, then failed mints, then the body's validation.
 pub struct FakeRuntime {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -126,12 +204,13 @@ impl FakeRequest {
 
 impl fmt::Debug for FakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The authorization value is masked: debug output ends up in logs.
+        // Secrets are masked: debug output ends up in logs. That is the
+        // authorization and API key headers, and the token a rotation sends.
         let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
             .map(|(n, v)| {
-                let v = if n == "authorization" {
+                let v = if n == "authorization" || n == "x-zaby-api-key" {
                     "***"
                 } else {
                     v.as_str()
@@ -139,11 +218,17 @@ impl fmt::Debug for FakeRequest {
                 (n.as_str(), v)
             })
             .collect();
+        let mut body = self.body.clone();
+        if let Some(Value::Object(map)) = &mut body {
+            if let Some(token) = map.get_mut("previousToken") {
+                *token = Value::String("***".to_owned());
+            }
+        }
         f.debug_struct("FakeRequest")
             .field("method", &self.method)
             .field("path", &self.path)
             .field("headers", &headers)
-            .field("body", &self.body)
+            .field("body", &body)
             .finish()
     }
 }
@@ -202,8 +287,9 @@ impl FakeRuntime {
         self.shared.token.clone()
     }
 
-    /// Every request received so far, in arrival order, including refused ones
-    /// (requests too malformed to parse are not recorded).
+    /// Every request received so far, runtime and provisioning, in arrival
+    /// order, including refused ones (requests too malformed to parse are not
+    /// recorded).
     pub fn requests(&self) -> Vec<FakeRequest> {
         lock(&self.shared.state).requests.clone()
     }
@@ -234,10 +320,100 @@ impl FakeRuntime {
         knobs.fail_retry_after = retry_after;
     }
 
-    /// The next `n` requests answer `401` with code
+    /// The next `n` runtime requests answer `401` with code
     /// `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`, whatever token they carry.
+    /// Provisioning requests neither see nor use up this knob. A request it
+    /// refuses counts no use of a minted token.
     pub fn expire_tokens(&self, n: usize) {
         lock(&self.shared.state).knobs.expire_tokens = n;
+    }
+
+    /// The tenant API key the provisioning endpoints accept in
+    /// `x-zaby-api-key`: the same for every fake. It never appears in `Debug`
+    /// output, of the fake or of its [`requests`](Self::requests).
+    pub fn api_key(&self) -> String {
+        mint::API_KEY.to_owned()
+    }
+
+    /// Moves the fake's clock forward by `by`. The clock is real time plus the
+    /// sum of these moves; it decides whether a minted token has expired and
+    /// sets `expiresAt` (and `revokedAt`) of later calls. Tokens minted before
+    /// keep their expiry, so advancing past it expires them at once.
+    ///
+    /// # Example
+    ///
+    /// A token minted with `ttlSeconds: 60` expires once the clock moves 60 s:
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use zaby::testing::FakeRuntime;
+    /// let fake = FakeRuntime::start();
+    /// let agent: ureq::Agent = ureq::Agent::config_builder()
+    ///     .http_status_as_error(false)
+    ///     .build()
+    ///     .into();
+    /// let text = agent
+    ///     .post(format!(
+    ///         "{}/api/v1/provisioning/managed-agents/external-apps/app-1/runtime-tokens",
+    ///         fake.url()
+    ///     ))
+    ///     .header("x-zaby-api-key", fake.api_key())
+    ///     .content_type("application/json")
+    ///     .send(r#"{"deploymentId": "dep-1", "ttlSeconds": 60}"#)
+    ///     .unwrap()
+    ///     .body_mut()
+    ///     .read_to_string()
+    ///     .unwrap();
+    /// let minted: serde_json::Value = serde_json::from_str(&text).unwrap();
+    /// let token = minted["token"].as_str().unwrap();
+    /// let start_run = || {
+    ///     agent
+    ///         .post(format!("{}/api/v1/agent-runtime/runs", fake.url()))
+    ///         .header("authorization", format!("Bearer {token}"))
+    ///         .content_type("application/json")
+    ///         .send(r#"{"input": "hi"}"#)
+    ///         .unwrap()
+    /// };
+    /// assert_eq!(start_run().status(), 200);
+    /// fake.advance_clock(Duration::from_secs(60));
+    /// let mut refused = start_run();
+    /// assert_eq!(refused.status(), 401);
+    /// let body: serde_json::Value =
+    ///     serde_json::from_str(&refused.body_mut().read_to_string().unwrap()).unwrap();
+    /// assert_eq!(body["code"], "MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED");
+    /// ```
+    pub fn advance_clock(&self, by: Duration) {
+        let minting = &mut lock(&self.shared.state).minting;
+        minting.clock_offset = minting.clock_offset.saturating_add(by);
+    }
+
+    /// The fake's current time: real time plus every
+    /// [`advance_clock`](Self::advance_clock) so far.
+    pub fn now(&self) -> SystemTime {
+        let offset = lock(&self.shared.state).minting.clock_offset;
+        UNIX_EPOCH + clock::unix_now(offset)
+    }
+
+    /// How many tokens were minted: by the create call and both rotations.
+    /// Refused calls (bad key, invalid body, [`fail_mints`](Self::fail_mints))
+    /// mint nothing.
+    pub fn mints(&self) -> usize {
+        lock(&self.shared.state).minting.minted.len()
+    }
+
+    /// Every token minted so far, in the order minted, whether still valid or not.
+    pub fn minted_tokens(&self) -> Vec<String> {
+        lock(&self.shared.state).minting.minted.clone()
+    }
+
+    /// The next `n` mint calls (create, and both rotations; not revoke) that
+    /// carry the right API key and name a known route answer `status` with a
+    /// JSON error body (code `FAKE_FAILURE`) and mint nothing. They are still
+    /// recorded. A later call replaces what is left of this one.
+    pub fn fail_mints(&self, n: usize, status: u16) {
+        let minting = &mut lock(&self.shared.state).minting;
+        minting.fail_count = n;
+        minting.fail_status = status;
     }
 
     /// The next event stream closes its socket abruptly after sending `k`
@@ -294,6 +470,7 @@ impl fmt::Debug for FakeRuntime {
         f.debug_struct("FakeRuntime")
             .field("url", &self.url())
             .field("runs_started", &self.runs_started())
+            .field("mints", &self.mints())
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::FakeRequest;
 use super::http::{self, ReadError, Request, error_body, write_json};
+use super::mint::{self, Minting};
 use super::script::{Decision, Run};
 
 const PREFIX: [&str; 3] = ["api", "v1", "agent-runtime"];
@@ -41,6 +42,7 @@ pub(super) struct State {
     pub requests: Vec<FakeRequest>,
     pub request_count: u64,
     pub knobs: Knobs,
+    pub minting: Minting,
 }
 
 /// Open connections, so that stopping can close them and join their threads.
@@ -147,7 +149,7 @@ enum Route {
 /// A JSON answer: status, body, extra headers.
 pub(super) struct Answer(pub u16, pub Value, pub Vec<(&'static str, String)>);
 
-fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
     Answer(status, error_body(code, message), Vec::new())
 }
 
@@ -172,6 +174,9 @@ fn handle(
     });
     let answer = match pre_route(shared, &req) {
         Some(answer) => answer,
+        None if mint::is_provisioning(&req.target) => {
+            mint::handle(&mut shared.state().minting, &req, body)
+        }
         None => match route(&req.method, &req.target) {
             Err(answer) => answer,
             Ok(Route::Stream(run_id)) => {
@@ -200,7 +205,9 @@ fn parse_body(body: &[u8]) -> Option<Value> {
     }))
 }
 
-/// Injected failures, then authentication: both apply before any routing.
+/// Injected failures, then (for runtime requests) expired tokens and the token
+/// check: all apply before any routing. Provisioning requests are only
+/// subject to injected failures here; `mint::handle` checks their API key.
 fn pre_route(shared: &Shared, req: &Request) -> Option<Answer> {
     let mut state = shared.state();
     let knobs = &mut state.knobs;
@@ -217,6 +224,9 @@ fn pre_route(shared: &Shared, req: &Request) -> Option<Answer> {
         }
         return Some(answer);
     }
+    if mint::is_provisioning(&req.target) {
+        return None;
+    }
     if knobs.expire_tokens > 0 {
         knobs.expire_tokens -= 1;
         return Some(error(
@@ -225,24 +235,25 @@ fn pre_route(shared: &Shared, req: &Request) -> Option<Answer> {
             "The runtime token has expired.",
         ));
     }
-    let authorized = req
+    let token = req
         .header("authorization")
         .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && token.trim() == shared.token
-        });
-    if !authorized {
-        return Some(error(
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(token) if token == shared.token => None,
+        // A minted token: checked, and its use counted when accepted.
+        Some(token) => state.minting.check_runtime_token(token).err(),
+        None => Some(error(
             401,
             "UNAUTHORIZED",
             "Missing or invalid runtime token.",
-        ));
+        )),
     }
-    None
 }
 
 /// Decodes `%XX` escapes of one path segment; a malformed escape stays as it is.
-fn percent_decode(segment: &str) -> String {
+pub(super) fn percent_decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
