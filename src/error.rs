@@ -324,12 +324,9 @@ mod tests {
     }
 
     #[test]
-    fn error_stays_small() {
-        // Returned on every call: keep it cheap to move.
-        assert!(
-            std::mem::size_of::<Error>() <= 160,
-            "{}",
-            std::mem::size_of::<Error>()
-        );
+    #[cfg(target_pointer_width = "64")]
+    fn error_size_is_pinned() {
+        // Returned by every call: a change in size should be a decision (the README states it).
+        assert_eq!(std::mem::size_of::<Error>(), 136);
     }
 }

@@ -18,15 +18,25 @@ fn example(name: &str) -> Command {
         path.display()
     );
     let mut command = Command::new(path);
-    command
-        .env_remove("ZABY_RUNTIME_TOKEN")
-        .env_remove("ZABY_API_ORIGIN")
-        .env_remove("ZABY_ENVIRONMENT");
+    for name in [
+        "ZABY_RUNTIME_TOKEN",
+        "ZABY_API_ORIGIN",
+        "ZABY_ENVIRONMENT",
+        "ZABY_API_KEY",
+        "ZABY_EXTERNAL_APP_ID",
+        "ZABY_AGENT_DEPLOYMENT_ID",
+    ] {
+        command.env_remove(name);
+    }
     command
 }
 
 fn run_with_input(name: &str, input: &str) -> Output {
-    let mut child = example(name)
+    run_command(example(name), name, input)
+}
+
+fn run_command(mut command: Command, name: &str, input: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,4 +118,44 @@ fn threaded_service_runs_every_request_without_errors() {
     let out = stdout(&run_with_input("threaded_service", ""));
     assert!(out.contains("80 runs by 8 threads"), "{out}");
     assert!(out.contains(", 0 errors"), "{out}");
+}
+
+#[test]
+fn quickstart_uses_a_given_token_and_origin() {
+    let fake = zaby::testing::FakeRuntime::start();
+    let mut command = example("quickstart");
+    command
+        .env("ZABY_RUNTIME_TOKEN", fake.token())
+        .env("ZABY_API_ORIGIN", fake.url());
+    let output = run_command(command, "quickstart", "");
+    assert!(stdout(&output).contains("You said: What's the weather in London?"));
+    assert!(output.stderr.is_empty(), "{output:?}");
+    assert_eq!(fake.runs_started(), 1);
+    assert_eq!(fake.feedback().len(), 1);
+}
+
+#[test]
+fn quickstart_mints_its_own_token_with_an_api_key() {
+    let fake = zaby::testing::FakeRuntime::start();
+    let mut command = example("quickstart");
+    command
+        .env("ZABY_API_KEY", fake.api_key())
+        .env("ZABY_EXTERNAL_APP_ID", "app-1")
+        .env("ZABY_AGENT_DEPLOYMENT_ID", "dep-1")
+        .env("ZABY_API_ORIGIN", fake.url());
+    let output = run_command(command, "quickstart", "");
+    assert!(stdout(&output).contains("5 stars"), "{output:?}");
+    assert_eq!(fake.mints(), 1);
+    let minted = format!("Bearer {}", fake.minted_tokens()[0]);
+    let runtime_calls: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/v1/agent-runtime"))
+        .collect();
+    assert_eq!(runtime_calls.len(), 3, "start, stream, feedback");
+    assert!(
+        runtime_calls
+            .iter()
+            .all(|r| r.header("authorization") == Some(minted.as_str()))
+    );
 }
