@@ -138,7 +138,7 @@ impl Core {
     pub(crate) fn send(&self, call: &Call) -> Result<TransportResponse> {
         let mut attempt = 0;
         loop {
-            let error = match self.send_once(call) {
+            let error = match self.send_once(call, attempt) {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
@@ -170,15 +170,41 @@ impl Core {
 
     /// One try, repeated once with a fresh token when a token source's
     /// token was refused as expired or used up and the call is safe to repeat.
-    pub(crate) fn send_once(&self, call: &Call) -> Result<TransportResponse> {
+    /// `attempt` counts the tries before this one, for the log.
+    pub(crate) fn send_once(&self, call: &Call, attempt: u32) -> Result<TransportResponse> {
         let secret = self.credential.get()?;
-        match self.send_with(call, &secret) {
+        match self.send_logged(call, &secret, attempt) {
             Err(e) if self.credential.renews && is_token_refusal(&e) && call.repeatable() => {
                 self.credential.source.invalidate(&secret);
-                self.send_with(call, &self.credential.get()?)
+                self.send_logged(call, &self.credential.get()?, attempt)
             }
             result => result,
         }
+    }
+
+    /// With the `log` feature: one line per request, never the credential.
+    fn send_logged(&self, call: &Call, secret: &str, attempt: u32) -> Result<TransportResponse> {
+        #[cfg(feature = "log")]
+        let started = std::time::Instant::now();
+        let result = self.send_with(call, secret);
+        #[cfg(feature = "log")]
+        {
+            let outcome = match &result {
+                Ok(response) => response.status.to_string(),
+                Err(e) => e.status().map_or_else(|| e.to_string(), |s| s.to_string()),
+            };
+            log::debug!(
+                target: "zaby",
+                "{} {} -> {outcome} in {:?} (request id {}, retry {attempt})",
+                call.method,
+                call.path,
+                started.elapsed(),
+                call.request_id.as_deref().unwrap_or("-"),
+            );
+        }
+        #[cfg(not(feature = "log"))]
+        let _ = attempt;
+        result
     }
 
     /// Follows redirects, keeping the credential only on our origin.

@@ -76,7 +76,7 @@ impl EventStream {
     /// Connects to the run's stream; a non-2xx answer is this call's error.
     pub(crate) fn open(client: &ZabyRuntime, path: String) -> Result<EventStream> {
         let cancel = CancelHandle::new();
-        let body = connect(client, &path, None, &cancel, true)?;
+        let body = connect(client, &path, None, &cancel, None)?;
         Ok(EventStream {
             client: client.clone(),
             path,
@@ -188,12 +188,13 @@ impl EventStream {
             }
             self.failures_in_row += 1;
             self.reconnects += 1;
+            let attempt = Some(self.failures_in_row - 1);
             match connect(
                 &self.client,
                 &self.path,
                 Some(&last_id),
                 &self.cancel,
-                false,
+                attempt,
             ) {
                 Ok(body) => {
                     self.reader
@@ -267,14 +268,14 @@ fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
-/// Opens the stream body. The first open follows the retry policy; resumes
-/// are counted by `max_reconnects` instead.
+/// Opens the stream body. The first open (`resume_attempt` `None`) follows
+/// the retry policy; resumes are counted by `max_reconnects` instead.
 fn connect(
     client: &ZabyRuntime,
     path: &str,
     last_event_id: Option<&str>,
     cancel: &CancelHandle,
-    with_retries: bool,
+    resume_attempt: Option<u32>,
 ) -> Result<Box<dyn Read + Send>> {
     let mut call = Call::get(path.to_owned());
     call.stream = Some(client.stream_idle_timeout);
@@ -283,10 +284,9 @@ fn connect(
         call.extra_headers
             .push(("last-event-id".to_owned(), id.to_owned()));
     }
-    let response = if with_retries {
-        client.core.send(&call)?
-    } else {
-        client.core.send_once(&call)?
+    let response = match resume_attempt {
+        None => client.core.send(&call)?,
+        Some(attempt) => client.core.send_once(&call, attempt)?,
     };
     if response.status == 204 {
         return Err(Error::Stream(
