@@ -101,7 +101,9 @@ impl ZabyRuntime {
     }
 }
 
-/// Builds a [`ZabyRuntime`]; every setting is optional except the token.
+/// Builds a [`ZabyRuntime`]; every setting is optional except the token (a
+/// JWT minted by the provisioning side), given as a string, a provider, or a
+/// [`TokenSource`].
 #[derive(Default)]
 #[must_use]
 pub struct ZabyRuntimeBuilder {
@@ -175,8 +177,28 @@ impl ClientOptions {
 }
 
 /// The setters every client builder shares; each builder has an `options: ClientOptions`.
+/// `$secret` and `$provider` name the credential's two setters; `$what` describes it.
 macro_rules! shared_setters {
-    () => {
+    ($secret:ident, $provider:ident, $what:literal) => {
+        #[doc = concat!("The ", $what, ".")]
+        pub fn $secret(mut self, secret: impl Into<String>) -> Self {
+            self.options.secret = Some($crate::client::Secret::Fixed(secret.into()));
+            self
+        }
+
+        #[doc = concat!("A function asked for the ", $what, " before every request, so a rotated")]
+        /// one is picked up without rebuilding the client.
+        pub fn $provider<F>(mut self, f: F) -> Self
+        where
+            F: Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>>
+                + Send
+                + Sync
+                + 'static,
+        {
+            self.options.secret = Some($crate::client::Secret::Provider(std::sync::Arc::new(f)));
+            self
+        }
+
         /// Overrides for this client: each `Some` field beats [`crate::configure_zaby`]
         /// and the environment. Later setters override it in turn.
         pub fn config(mut self, overrides: $crate::ZabyGlobalConfig) -> Self {
@@ -234,24 +256,7 @@ macro_rules! shared_setters {
 pub(crate) use shared_setters;
 
 impl ZabyRuntimeBuilder {
-    /// The runtime token (a JWT minted by the provisioning side).
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.options.secret = Some(Secret::Fixed(token.into()));
-        self
-    }
-
-    /// A function asked for the token before every request, so a rotated
-    /// token is picked up without rebuilding the client.
-    pub fn token_provider<F>(mut self, f: F) -> Self
-    where
-        F: Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.options.secret = Some(Secret::Provider(Arc::new(f)));
-        self
-    }
+    shared_setters!(token, token_provider, "runtime token");
 
     /// A [`TokenSource`], asked before every request; a token the server
     /// refuses as expired or used up is invalidated and the call repeated
@@ -260,8 +265,6 @@ impl ZabyRuntimeBuilder {
         self.options.secret = Some(Secret::Source(Arc::new(source)));
         self
     }
-
-    shared_setters!();
 
     /// How long a stream may stay silent (comments count as activity) before
     /// it fails with [`Error::Timeout`]; `None` waits forever. Defaults to the timeout.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::client::{ClientOptions, Secret, shared_setters};
+use crate::client::{ClientOptions, shared_setters};
 use crate::request::Core;
 use crate::{Result, RuntimeTokens};
 
@@ -87,25 +87,7 @@ impl fmt::Debug for ZabyBuilder {
 }
 
 impl ZabyBuilder {
-    /// The tenant API key.
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.options.secret = Some(Secret::Fixed(key.into()));
-        self
-    }
-
-    /// A function asked for the key before every request.
-    pub fn api_key_provider<F>(mut self, f: F) -> Self
-    where
-        F: Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.options.secret = Some(Secret::Provider(Arc::new(f)));
-        self
-    }
-
-    shared_setters!();
+    shared_setters!(api_key, api_key_provider, "tenant API key");
 
     /// Builds the client. Nothing is sent.
     ///
