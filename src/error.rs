@@ -60,6 +60,23 @@ pub enum Error {
     InvalidInput(String),
 }
 
+/// `Some(body)` with `$e` bound to the `ApiError` of the variants carrying one.
+macro_rules! api_variants {
+    ($error:expr, $e:ident => $body:expr) => {
+        match $error {
+            Error::Auth($e)
+            | Error::TokenExpired($e)
+            | Error::Permission($e)
+            | Error::TokenExhausted($e)
+            | Error::NotFound($e)
+            | Error::Validation($e)
+            | Error::RateLimited($e)
+            | Error::Api($e) => Some($body),
+            _ => None,
+        }
+    };
+}
+
 /// A non-2xx answer from the Zaby API.
 #[derive(Clone, Debug)]
 pub struct ApiError {
@@ -108,17 +125,7 @@ impl std::fmt::Display for DecodeError {
 impl Error {
     /// The API error inside, for the variants that carry one.
     pub fn api_error(&self) -> Option<&ApiError> {
-        match self {
-            Error::Auth(e)
-            | Error::TokenExpired(e)
-            | Error::Permission(e)
-            | Error::TokenExhausted(e)
-            | Error::NotFound(e)
-            | Error::Validation(e)
-            | Error::RateLimited(e)
-            | Error::Api(e) => Some(e),
-            _ => None,
-        }
+        api_variants!(self, e => e)
     }
 
     /// The HTTP status of an API error.
@@ -148,6 +155,19 @@ impl Error {
             Error::Connection(_) | Error::Timeout(_) => true,
             _ => self.status().is_some_and(is_retryable_status),
         }
+    }
+
+    /// The same error with `secret` masked wherever it quotes what the server sent.
+    pub(crate) fn masked(mut self, secret: &str) -> Error {
+        if let Error::Decode(e) = &mut self {
+            if secret.len() >= MIN_MASKED {
+                mask_str(&mut e.message, secret);
+                mask_str(&mut e.body, secret);
+            }
+        } else if let Some(e) = api_variants!(&mut self, e => e) {
+            e.mask(secret);
+        }
+        self
     }
 
     /// Builds the typed error for a non-2xx answer. Codes decide before statuses.
@@ -206,7 +226,7 @@ impl ApiError {
     /// Replaces a secret the server echoed back; short strings are left alone
     /// because they are too likely to be ordinary words.
     fn mask(&mut self, secret: &str) {
-        if secret.len() < 8 {
+        if secret.len() < MIN_MASKED {
             return;
         }
         mask_str(&mut self.message, secret);
@@ -215,6 +235,8 @@ impl ApiError {
 }
 
 const MASK: &str = "[redacted]";
+/// Shorter secrets are too likely to be ordinary words to mask.
+const MIN_MASKED: usize = 8;
 
 fn mask_str(s: &mut String, secret: &str) {
     if s.contains(secret) {

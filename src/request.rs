@@ -134,8 +134,9 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    /// Sends the call, retrying as the policy says; `Ok` only for a 2xx answer.
-    pub(crate) fn send(&self, call: &Call) -> Result<TransportResponse> {
+    /// Sends the call, retrying as the policy says; `Ok` only for a 2xx
+    /// answer, with the secret that was sent (to mask it in what follows).
+    pub(crate) fn send(&self, call: &Call) -> Result<(TransportResponse, String)> {
         let mut attempt = 0;
         loop {
             let error = match self.send_once(call, attempt) {
@@ -153,32 +154,43 @@ impl Core {
 
     /// Sends the call and reads its JSON answer; an empty body is `Value::Null`.
     pub(crate) fn json_value(&self, call: &Call) -> Result<Value> {
-        let response = self.send(call)?;
-        let body = read_capped(response.body, MAX_JSON_BODY)?;
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        decode(&body, "a JSON answer")
+        self.answer(call, json_or_null)
     }
 
     /// Sends the call and decodes its JSON answer as `T`.
     pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call, what: &str) -> Result<T> {
-        let response = self.send(call)?;
-        let body = read_capped(response.body, MAX_JSON_BODY)?;
-        decode(&body, what)
+        self.answer(call, |body| decode(body, what))
+    }
+
+    /// Sends the call and reads its 2xx body (capped) with `read`. An error
+    /// quoting the body has the secret masked, as API errors do.
+    pub(crate) fn answer<T>(
+        &self,
+        call: &Call,
+        read: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let (response, secret) = self.send(call)?;
+        read_capped(response.body, MAX_JSON_BODY)
+            .and_then(|body| read(&body))
+            .map_err(|e| e.masked(&secret))
     }
 
     /// One try, repeated once with a fresh token when a token source's
     /// token was refused as expired or used up and the call is safe to repeat.
     /// `attempt` counts the tries before this one, for the log.
-    pub(crate) fn send_once(&self, call: &Call, attempt: u32) -> Result<TransportResponse> {
+    pub(crate) fn send_once(
+        &self,
+        call: &Call,
+        attempt: u32,
+    ) -> Result<(TransportResponse, String)> {
         let secret = self.credential.get()?;
         match self.send_logged(call, &secret, attempt) {
             Err(e) if self.credential.renews && is_token_refusal(&e) && call.repeatable() => {
                 self.credential.source.invalidate(&secret);
-                self.send_logged(call, &self.credential.get()?, attempt)
+                let secret = self.credential.get()?;
+                Ok((self.send_logged(call, &secret, attempt)?, secret))
             }
-            result => result,
+            result => Ok((result?, secret)),
         }
     }
 
@@ -350,6 +362,14 @@ pub(crate) fn io_error(e: std::io::Error) -> Error {
         }
         _ => Error::Connection(e),
     }
+}
+
+/// JSON, or `Value::Null` for an empty body.
+pub(crate) fn json_or_null(body: &[u8]) -> Result<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    decode(body, "a JSON answer")
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {

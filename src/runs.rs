@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::request::{Call, new_request_id, segment};
+use crate::request::{Call, json_or_null, new_request_id, segment};
 use crate::{EventStream, Result, SseEvent, ZabyRuntime};
 
 /// Run calls, from [`ZabyRuntime::runs`].
@@ -101,8 +101,10 @@ impl Runs<'_> {
         if let Some(limit) = query.limit {
             path.push_str(&format!("?limit={limit}"));
         }
-        let body = self.client.core.json_value(&Call::get(path))?;
-        stored_events(body)
+        let call = Call::get(path);
+        self.client
+            .core
+            .answer(&call, |body| stored_events(json_or_null(body)?))
     }
 }
 

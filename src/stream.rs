@@ -284,7 +284,7 @@ fn connect(
         call.extra_headers
             .push(("last-event-id".to_owned(), id.to_owned()));
     }
-    let response = match resume_attempt {
+    let (response, _) = match resume_attempt {
         None => client.core.send(&call)?,
         Some(attempt) => client.core.send_once(&call, attempt)?,
     };

@@ -61,29 +61,30 @@ pub struct TransportRequest {
 
 impl fmt::Debug for TransportRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str(),
-                    if is_secret_header(k) {
-                        "[redacted]"
-                    } else {
-                        v.as_str()
-                    },
-                )
-            })
-            .collect();
         f.debug_struct("TransportRequest")
             .field("method", &self.method)
             .field("url", &self.url)
-            .field("headers", &headers)
+            .field("headers", &redacted(&self.headers))
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .field("stream", &self.stream)
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// Headers for `Debug`, with the credential's value hidden.
+pub(crate) fn redacted(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let shown = if is_secret_header(k) {
+                "[redacted]"
+            } else {
+                v.as_str()
+            };
+            (k.as_str(), shown)
+        })
+        .collect()
 }
 
 /// Header names that carry a credential.
@@ -149,6 +150,9 @@ fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
         .http_status_as_error(false)
         // The client follows redirects itself, to keep the token from other origins.
         .max_redirects(0)
+        // Thread-per-request services share one client: keep their connections.
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(32)
         .user_agent(ureq::config::AutoHeaderValue::None)
         .timeout_connect(Some(crate::config::DEFAULT_TIMEOUT))
 }

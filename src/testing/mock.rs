@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::transport::{Transport, TransportRequest, TransportResponse};
+use crate::transport::{Transport, TransportRequest, TransportResponse, redacted};
 use crate::{Error, Result, SseEvent};
 
 /// An in-process [`Transport`] that answers with canned answers, in order,
@@ -48,8 +48,8 @@ struct Canned {
     body: Vec<u8>,
 }
 
-/// A request the [`MockTransport`] received.
-#[derive(Clone, Debug)]
+/// A request the [`MockTransport`] received. Its `Debug` hides the credential.
+#[derive(Clone)]
 pub struct RecordedRequest {
     /// `GET` or `POST`.
     pub method: String,
@@ -59,6 +59,17 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body, when there was one.
     pub body: Option<Value>,
+}
+
+impl std::fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &redacted(&self.headers))
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl RecordedRequest {

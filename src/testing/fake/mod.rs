@@ -206,22 +206,11 @@ impl fmt::Debug for FakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Secrets are masked: debug output ends up in logs. That is the
         // authorization and API key headers, and the token a rotation sends.
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                let v = if n == "authorization" || n == "x-zaby-api-key" {
-                    "***"
-                } else {
-                    v.as_str()
-                };
-                (n.as_str(), v)
-            })
-            .collect();
+        let headers = crate::transport::redacted(&self.headers);
         let mut body = self.body.clone();
         if let Some(Value::Object(map)) = &mut body {
             if let Some(token) = map.get_mut("previousToken") {
-                *token = Value::String("***".to_owned());
+                *token = Value::String("[redacted]".to_owned());
             }
         }
         f.debug_struct("FakeRequest")
