@@ -160,11 +160,12 @@ impl ClientOptions {
             Some(Secret::Source(source)) => (source, true),
         };
         let settings = resolve(&self.config, self.allow_insecure_http)?;
+        let transport = self
+            .transport
+            .unwrap_or_else(|| Arc::new(HttpTransport::with_timeout(settings.timeout)));
         Ok(Core {
             settings,
-            transport: self
-                .transport
-                .unwrap_or_else(|| Arc::new(HttpTransport::new())),
+            transport,
             credential: Credential {
                 source,
                 renews,

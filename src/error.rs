@@ -149,10 +149,12 @@ impl Error {
     }
 
     /// Whether trying the same call again may succeed: 408, 429, 5xx,
-    /// connection failures and timeouts.
+    /// connection failures (not TLS or protocol failures) and timeouts.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Connection(_) | Error::Timeout(_) => true,
+            // A TLS or protocol failure (kind `InvalidData`) will not heal by retrying.
+            Error::Connection(e) => e.kind() != std::io::ErrorKind::InvalidData,
+            Error::Timeout(_) => true,
             _ => self.status().is_some_and(is_retryable_status),
         }
     }

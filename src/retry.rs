@@ -99,6 +99,11 @@ impl RetryPolicy {
         self.retries
     }
 
+    /// The longest wait slept on (a `retry-after` beyond it is returned instead).
+    pub(crate) fn longest_wait(&self) -> Duration {
+        self.max_wait
+    }
+
     /// Whether the retry number `attempt` (from 0) of `method` may follow `error`,
     /// and after how long. `idempotent` marks a POST made safe by a request id.
     pub(crate) fn next_delay(
@@ -115,7 +120,7 @@ impl RetryPolicy {
             return None;
         }
         let status = match error {
-            Error::Connection(_) | Error::Timeout(_) => 503,
+            Error::Connection(_) | Error::Timeout(_) if error.is_retryable() => 503,
             _ => error.status()?,
         };
         if !self.statuses.contains(&status) {

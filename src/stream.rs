@@ -1,6 +1,7 @@
 //! A run's live event stream: an iterator that resumes after a dropped
 //! connection, stops by itself when the run ends, and can be cancelled.
 
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -172,6 +173,17 @@ impl EventStream {
                 "{why}, and no event id was seen to resume from: the stream was cut short"
             ))));
         };
+        // A resume sends the id back in a header: one that cannot go there ends it.
+        if !last_id
+            .bytes()
+            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        {
+            return Err(Some(Error::Stream(format!(
+                "{why}, and the last event id cannot be sent back in a header to resume"
+            ))));
+        }
+        // Waits longer than the retry policy's longest are not slept on.
+        let longest = self.client.core.settings.retries.longest_wait();
         let mut retry_after = None;
         loop {
             if self.failures_in_row >= self.client.max_reconnects {
@@ -181,7 +193,7 @@ impl EventStream {
                 ))));
             }
             let wait = retry_after
-                .or(self.reader.retry())
+                .or(self.reader.retry().map(|d| d.min(longest)))
                 .unwrap_or_else(|| jittered(backoff(self.failures_in_row)));
             if self.cancel.sleep(wait) {
                 return Err(None);
@@ -197,14 +209,26 @@ impl EventStream {
                 attempt,
             ) {
                 Ok(body) => {
+                    self.seen.resumed = true;
                     self.reader
                         .replace_reader(BufReader::with_capacity(BUFFER, body));
                     return Ok(());
+                }
+                Err(e) if e.retry_after().is_some_and(|wait| wait > longest) => {
+                    return Err(Some(e));
                 }
                 Err(e) if e.is_retryable() => retry_after = e.retry_after(),
                 Err(e) => return Err(Some(e)),
             }
         }
+    }
+}
+
+impl Drop for EventStream {
+    /// Releases what a cancel would have interrupted (the stream's agent),
+    /// even while clones of the cancel handle live on.
+    fn drop(&mut self) {
+        self.cancel.clear_hook();
     }
 }
 
@@ -323,30 +347,41 @@ fn jittered(d: Duration) -> Duration {
 }
 
 /// The ids already yielded: the highest numeric one, and a few recent others.
+/// Only a resumed connection is checked against them: a server may send ids
+/// in any order, but one that resumes repeats only what came before.
 #[derive(Default)]
 struct SeenIds {
+    resumed: bool,
     highest: Option<u64>,
-    recent: std::collections::VecDeque<String>,
+    recent: HashSet<String>,
+    order: VecDeque<String>,
 }
 
 impl SeenIds {
-    /// Records `id`; false when it was already yielded.
+    /// Records `id`; false when a resumed connection sends it again.
     fn first_time(&mut self, id: Option<&str>) -> bool {
         let Some(id) = id else { return true };
-        if let Ok(n) = id.parse::<u64>() {
-            if self.highest.is_some_and(|h| n <= h) {
+        let numeric = id
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| id.parse::<u64>().ok());
+        if let Some(Some(n)) = numeric {
+            if self.resumed && self.highest.is_some_and(|h| n <= h) {
                 return false;
             }
-            self.highest = Some(n);
+            self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
             return true;
         }
-        if self.recent.iter().any(|seen| seen == id) {
-            return false;
+        if self.recent.contains(id) {
+            return !self.resumed;
         }
-        if self.recent.len() == REMEMBERED_IDS {
-            self.recent.pop_front();
+        if self.order.len() == REMEMBERED_IDS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.recent.remove(&oldest);
+            }
         }
-        self.recent.push_back(id.to_owned());
+        self.recent.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
         true
     }
 }
@@ -446,16 +481,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numeric_ids_skip_what_was_yielded() {
+    fn only_a_resumed_connection_skips_what_was_yielded() {
         let mut seen = SeenIds::default();
-        assert!(seen.first_time(Some("1")));
-        assert!(seen.first_time(Some("2")));
-        assert!(!seen.first_time(Some("2")));
-        assert!(!seen.first_time(Some("1")));
+        for id in ["10", "2", "3", "a", "a", "+5"] {
+            assert!(seen.first_time(Some(id)), "{id} on the first connection");
+        }
+        seen.resumed = true;
+        for id in ["10", "3", "a", "+5"] {
+            assert!(!seen.first_time(Some(id)), "{id} again after a resume");
+        }
+        assert!(seen.first_time(Some("11")));
+        assert!(seen.first_time(Some("b")));
         assert!(seen.first_time(None));
         assert!(seen.first_time(None));
-        assert!(seen.first_time(Some("a")));
-        assert!(!seen.first_time(Some("a")));
+    }
+
+    #[test]
+    fn remembered_ids_are_bounded() {
+        let mut seen = SeenIds {
+            resumed: true,
+            ..SeenIds::default()
+        };
+        for i in 0..REMEMBERED_IDS + 1 {
+            assert!(seen.first_time(Some(&format!("id-{i}"))));
+        }
+        assert_eq!(seen.recent.len(), REMEMBERED_IDS);
+        assert!(seen.first_time(Some("id-0")), "the oldest was forgotten");
+        assert!(!seen.first_time(Some(&format!("id-{REMEMBERED_IDS}"))));
     }
 
     #[test]

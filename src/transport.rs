@@ -116,7 +116,12 @@ impl fmt::Debug for TransportResponse {
 #[derive(Clone, Debug)]
 pub struct HttpTransport {
     agent: ureq::Agent,
+    /// Bounds connecting, and a stream's wait for its answer's head.
+    timeout: Duration,
 }
+
+/// Longer timeouts are taken as this: ureq adds them to `Instant::now()`.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Default for HttpTransport {
     fn default() -> Self {
@@ -137,14 +142,30 @@ impl HttpTransport {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn new() -> Self {
+        HttpTransport::with_timeout(crate::config::DEFAULT_TIMEOUT)
+    }
+
+    /// A transport whose connecting (and a stream's wait for the answer's
+    /// head) is bounded by `timeout`; a client builds its own transport this
+    /// way with the configured timeout.
+    ///
+    /// # Example
+    /// ```
+    /// let transport = zaby::HttpTransport::with_timeout(std::time::Duration::from_secs(5));
+    /// # let _ = transport;
+    /// ```
+    pub fn with_timeout(timeout: Duration) -> Self {
+        let timeout = timeout.min(LONGEST_TIMEOUT);
         HttpTransport {
-            agent: agent_config().build().into(),
+            agent: agent_config(timeout).build().into(),
+            timeout,
         }
     }
 }
 
-/// The agent settings every request shares; timeouts are set per request.
-fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+/// The agent settings every request shares; a request's own limits are set
+/// per request.
+fn agent_config(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         // Error answers carry the message and code we surface: read them, do not fail on them.
         .http_status_as_error(false)
@@ -154,12 +175,13 @@ fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
         .max_idle_connections(64)
         .max_idle_connections_per_host(32)
         .user_agent(ureq::config::AutoHeaderValue::None)
-        .timeout_connect(Some(crate::config::DEFAULT_TIMEOUT))
+        .timeout_resolve(Some(timeout))
+        .timeout_connect(Some(timeout))
 }
 
 impl Transport for HttpTransport {
     fn send(&self, request: TransportRequest) -> Result<TransportResponse> {
-        let response = run(&self.agent, request)?;
+        let response = self.run(&self.agent, request)?;
         Ok(into_transport_response(response))
     }
 
@@ -171,53 +193,59 @@ impl Transport for HttpTransport {
         request: TransportRequest,
         cancel: &CancelHandle,
     ) -> Result<TransportResponse> {
-        let agent: ureq::Agent = agent_config().build().into();
+        let agent: ureq::Agent = agent_config(self.timeout).build().into();
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
-        let response = run(&agent, request)?;
+        let response = self.run(&agent, request)?;
         Ok(into_transport_response(response))
     }
 }
 
-/// Runs one request on `agent` with the request's timeouts.
-pub(crate) fn run(
-    agent: &ureq::Agent,
-    request: TransportRequest,
-) -> Result<ureq::http::Response<ureq::Body>> {
-    let mut builder = ureq::http::Request::builder()
-        .method(request.method.as_str())
-        .uri(request.url.as_str());
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
+impl HttpTransport {
+    /// Runs one request on `agent` with the request's timeouts.
+    fn run(
+        &self,
+        agent: &ureq::Agent,
+        request: TransportRequest,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(request.url.as_str());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let built = match request.body {
+            Some(bytes) => builder
+                .body(bytes)
+                .map(|r| self.configure(agent, r, request.stream, request.timeout)),
+            None => builder
+                .body(())
+                .map(|r| self.configure(agent, r, request.stream, request.timeout)),
+        };
+        built.map_err(|e| Error::InvalidInput(format!("cannot build the request: {e}")))?
     }
-    let built = match request.body {
-        Some(bytes) => builder
-            .body(bytes)
-            .map(|r| configure(agent, r, request.stream, request.timeout)),
-        None => builder
-            .body(())
-            .map(|r| configure(agent, r, request.stream, request.timeout)),
-    };
-    built.map_err(|e| Error::InvalidInput(format!("cannot build the request: {e}")))?
-}
 
-fn configure<S: ureq::AsSendBody>(
-    agent: &ureq::Agent,
-    request: ureq::http::Request<S>,
-    stream: bool,
-    timeout: Option<Duration>,
-) -> Result<ureq::http::Response<ureq::Body>> {
-    let configured = agent.configure_request(request);
-    let configured = if stream {
-        // A stream lasts as long as the run: bound each wait, not the whole.
-        configured
-            .timeout_global(None)
-            .timeout_recv_body(None)
-            .timeout_per_read(timeout)
-    } else {
-        configured.timeout_global(timeout)
-    };
-    agent.run(configured.build()).map_err(from_ureq)
+    fn configure<S: ureq::AsSendBody>(
+        &self,
+        agent: &ureq::Agent,
+        request: ureq::http::Request<S>,
+        stream: bool,
+        timeout: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let timeout = timeout.map(|t| t.min(LONGEST_TIMEOUT));
+        let configured = agent.configure_request(request);
+        let configured = if stream {
+            // A stream lasts as long as the run: bound its head, then each wait, not the whole.
+            configured
+                .timeout_global(None)
+                .timeout_recv_response(Some(self.timeout))
+                .timeout_recv_body(None)
+                .timeout_per_read(timeout)
+        } else {
+            configured.timeout_global(timeout)
+        };
+        agent.run(configured.build()).map_err(from_ureq)
+    }
 }
 
 pub(crate) fn into_transport_response(
@@ -261,7 +289,9 @@ impl<R: Read> Read for TimeoutAware<R> {
     }
 }
 
-/// Maps ureq's error to ours: timeouts and connection failures keep their kinds.
+/// Maps ureq's error to ours: timeouts and connection failures keep their
+/// kinds; TLS and protocol failures, which a retry would not heal, are
+/// connection errors of kind `InvalidData`, which are not retryable.
 pub(crate) fn from_ureq(e: ureq::Error) -> Error {
     match e {
         ureq::Error::Timeout(what) => Error::Timeout(format!("waiting for the server ({what})")),
@@ -270,6 +300,12 @@ pub(crate) fn from_ureq(e: ureq::Error) -> Error {
         }
         ureq::Error::Io(io) => Error::Connection(io),
         ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {uri}")),
-        other => Error::Connection(std::io::Error::other(other.to_string())),
+        e @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed) => {
+            Error::Connection(std::io::Error::other(e.to_string()))
+        }
+        other => Error::Connection(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            other.to_string(),
+        )),
     }
 }

@@ -676,3 +676,44 @@ fn the_client_is_send_sync_clone() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Error>();
 }
+
+#[test]
+fn a_huge_timeout_is_taken_as_a_long_one_not_a_panic() {
+    let mut server = Server::new();
+    server.mock("GET", Matcher::Any).with_body("[]").create();
+    let runtime = ZabyRuntime::builder()
+        .token(TOKEN)
+        .api_origin(server.url())
+        .timeout(Duration::MAX)
+        .stream_idle_timeout(Some(Duration::MAX))
+        .build()
+        .unwrap();
+    assert!(runtime.runs().events("r1", EventsQuery::default()).unwrap().is_empty());
+}
+
+#[test]
+fn a_protocol_failure_is_not_retried() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { break };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = socket.read(&mut [0u8; 1024]);
+            let _ = socket.write_all(b"SMTP READY\r\n\r\n");
+        }
+    });
+    let runtime = ZabyRuntime::builder()
+        .token(TOKEN)
+        .api_origin(origin)
+        .retries(3)
+        .build()
+        .unwrap();
+    let err = runtime.runs().events("r1", EventsQuery::default()).unwrap_err();
+    assert!(matches!(&err, Error::Connection(_)), "{err:?}");
+    assert!(!err.is_retryable(), "{err:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

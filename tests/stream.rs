@@ -472,3 +472,64 @@ fn stream_ends_after_run_error_too() {
     assert_eq!(items.len(), 1);
     assert!(items[0].as_ref().unwrap().is_terminal());
 }
+
+#[test]
+fn ids_out_of_order_on_one_connection_are_all_yielded() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(10, "text", r#"{"content":"a"}"#));
+        conn.write(block(2, "text", r#"{"content":"b"}"#));
+        conn.write(block(3, "RunFinished", "{}"));
+    });
+    let runtime = client(&server);
+    let ids: Vec<_> = bounded(move || {
+        runtime
+            .runs()
+            .stream("r1")
+            .unwrap()
+            .map(|e| e.unwrap().id.unwrap())
+            .collect()
+    });
+    assert_eq!(ids, ["10", "2", "3"]);
+}
+
+#[test]
+fn a_reconnect_asking_to_wait_too_long_ends_the_stream_with_that_error() {
+    let server = TestServer::start(|mut conn| {
+        if conn.index == 0 {
+            conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+            conn.write(block(1, "text", r#"{"content":"a"}"#));
+        } else {
+            conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nretry-after: 3600\r\nconnection: close\r\n\r\n");
+        }
+    });
+    let runtime = client(&server);
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let Err(err) = &items[1] else { panic!("{items:?}") };
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn an_id_that_cannot_go_in_a_header_ends_the_stream_instead_of_resuming() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write("id: caf\u{e9}\x01\ndata: {}\n\n");
+    });
+    let runtime = client(&server);
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    assert!(matches!(&items[1], Err(Error::Stream(m)) if m.contains("header")), "{items:?}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn a_server_that_never_answers_the_stream_request_times_out_even_without_an_idle_limit() {
+    let server = TestServer::start(|conn| conn.hold_open());
+    let runtime = builder(&server)
+        .timeout(Duration::from_millis(300))
+        .stream_idle_timeout(None)
+        .build()
+        .unwrap();
+    let err = bounded(move || runtime.runs().stream("r1").unwrap_err());
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+}
