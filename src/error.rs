@@ -233,6 +233,9 @@ impl ApiError {
         }
         mask_str(&mut self.message, secret);
         mask_value(&mut self.body, secret);
+        for field in [&mut self.code, &mut self.request_id].into_iter().flatten() {
+            mask_str(field, secret);
+        }
     }
 }
 

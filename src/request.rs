@@ -172,7 +172,11 @@ impl Core {
         let (response, secret) = self.send(call)?;
         read_capped(response.body, MAX_JSON_BODY)
             .and_then(|body| read(&body))
-            .map_err(|e| e.masked(&secret))
+            .map_err(|e| {
+                call.secrets
+                    .iter()
+                    .fold(e.masked(&secret), |e, s| e.masked(s))
+            })
     }
 
     /// One try, repeated once with a fresh token when a token source's

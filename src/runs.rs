@@ -236,26 +236,45 @@ pub struct Run {
     #[serde(default)]
     pub status: RunStatus,
     /// The workflow that ran.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub workflow_id: Option<String>,
     /// The deployment that ran it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub deployment_id: Option<String>,
     /// The sequence number of the run's latest event.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_u64")]
     pub latest_seq: Option<u64>,
     /// The agent's final answer, when the run completed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub final_output: Option<String>,
     /// The agent session.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub agent_session_id: Option<String>,
     /// The external app the token was minted for.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub external_app_id: Option<String>,
     /// Every other field of the answer.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Text as sent; a number or other JSON as its JSON text, so that an answer
+/// of an unexpected shape never fails a run that the server did start.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// A number, or a number written as text; anything else is `None`.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
 }
 
 /// The status of a run. Unknown statuses are kept, never an error.
@@ -358,6 +377,13 @@ mod tests {
         let back = serde_json::to_value(&run).unwrap();
         assert_eq!(back["newField"], json!([1]));
         assert_eq!(back["status"], json!("PAUSED"));
+        let odd: Run = serde_json::from_value(json!({
+            "runId": "r", "finalOutput": {"text": "hi"}, "latestSeq": "7", "workflowId": 12, "status": null
+        }))
+        .unwrap();
+        assert_eq!(odd.final_output.as_deref(), Some(r#"{"text":"hi"}"#));
+        assert_eq!(odd.latest_seq, Some(7));
+        assert_eq!(odd.workflow_id.as_deref(), Some("12"));
         let bare: Run = serde_json::from_value(json!({"runId": "r"})).unwrap();
         assert_eq!(bare.status, RunStatus::Other(String::new()));
     }

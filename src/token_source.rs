@@ -100,6 +100,7 @@ struct MintState {
 
 struct Held {
     token: RuntimeToken,
+    minted_at: SystemTime,
     handed_out: u64,
 }
 
@@ -111,6 +112,25 @@ impl fmt::Debug for MintingTokenSource {
             .field("min_remaining_uses", &self.min_remaining_uses)
             .field("rotate", &self.rotate)
             .finish_non_exhaustive()
+    }
+}
+
+/// Wakes the waiting threads with an error if the mint panicked, so that
+/// none waits forever.
+struct MintGuard<'a> {
+    source: &'a MintingTokenSource,
+    done: bool,
+}
+
+impl Drop for MintGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut state = self.source.lock();
+            state.minting = false;
+            state.generation += 1;
+            state.error = Some("the mint panicked".to_owned());
+            self.source.minted.notify_all();
+        }
     }
 }
 
@@ -165,8 +185,12 @@ impl MintingTokenSource {
 
     fn usable(&self, held: &Held) -> bool {
         let fresh = held.token.expires_at.is_none_or(|at| {
+            // A lifetime shorter than twice the skew is refreshed at half-life,
+            // not on every ask.
+            let lifetime = at.duration_since(held.minted_at).unwrap_or_default();
+            let skew = self.skew.min(lifetime / 2);
             at.duration_since(SystemTime::now())
-                .is_ok_and(|left| left > self.skew)
+                .is_ok_and(|left| left > skew)
         });
         let uses_left = held.token.remaining_uses.is_none_or(|left| {
             left.saturating_sub(held.handed_out) >= self.min_remaining_uses.max(1)
@@ -174,11 +198,12 @@ impl MintingTokenSource {
         fresh && uses_left
     }
 
+    /// Rotates `previous` when given, else mints anew.
     fn mint(&self, previous: Option<String>) -> crate::Result<RuntimeToken> {
         let tokens = self.zaby.runtime_tokens();
         match previous {
-            Some(previous) if self.rotate => tokens.rotate(&previous),
-            _ => tokens.create(self.request.clone()),
+            Some(previous) => tokens.rotate(&previous),
+            None => tokens.create(self.request.clone()),
         }
     }
 }
@@ -191,48 +216,63 @@ impl TokenSource for MintingTokenSource {
                 held.handed_out += 1;
                 return Ok(held.token.token.clone());
             }
-            if state.minting {
-                // Another thread mints: wait for its result, good or bad.
-                let generation = state.generation;
-                state.waiting += 1;
-                state = self
-                    .minted
-                    .wait_while(state, |s| s.generation == generation)
-                    .unwrap_or_else(|e| e.into_inner());
-                state.waiting -= 1;
-                if let Some(error) = &state.error {
-                    return Err(Box::new(MintFailed(error.clone())));
-                }
-                continue;
+            if !state.minting {
+                break;
             }
-            state.minting = true;
-            if let Some(old) = state.current.take() {
-                state.previous = Some(old.token.token);
+            // Another thread mints: its result is this thread's too.
+            let generation = state.generation;
+            state.waiting += 1;
+            state = self
+                .minted
+                .wait_while(state, |s| s.generation == generation)
+                .unwrap_or_else(|e| e.into_inner());
+            state.waiting -= 1;
+            if let Some(error) = &state.error {
+                return Err(Box::new(MintFailed(error.clone())));
             }
-            let previous = state.previous.clone();
-            drop(state);
-            let result = self.mint(previous);
-            state = self.lock();
-            state.minting = false;
-            state.generation += 1;
-            self.minted.notify_all();
-            return match result {
-                Ok(token) => {
-                    state.error = None;
-                    // A fresh token is handed out even if it is already low:
-                    // minting again at once would loop.
-                    let value = token.token.clone();
-                    state.current = Some(Held {
-                        token,
-                        handed_out: 1,
-                    });
-                    Ok(value)
+            if let Some(held) = state.current.as_mut() {
+                held.handed_out += 1;
+                return Ok(held.token.token.clone());
+            }
+            // Invalidated before this thread woke: look again.
+        }
+        state.minting = true;
+        if let Some(old) = state.current.take() {
+            state.previous = Some(old.token.token);
+        }
+        let previous = state.previous.clone().filter(|_| self.rotate);
+        drop(state);
+        let mut guard = MintGuard {
+            source: self,
+            done: false,
+        };
+        let result = self.mint(previous.clone());
+        guard.done = true;
+        let mut state = self.lock();
+        state.minting = false;
+        state.generation += 1;
+        self.minted.notify_all();
+        match result {
+            Ok(token) => {
+                state.error = None;
+                // A fresh token is handed out even if it is already low:
+                // minting again at once would loop.
+                let value = token.token.clone();
+                state.current = Some(Held {
+                    token,
+                    minted_at: SystemTime::now(),
+                    handed_out: 1,
+                });
+                Ok(value)
+            }
+            Err(e) => {
+                if previous.is_some() {
+                    // A refused rotation would be refused again: mint anew next time.
+                    state.previous = None;
                 }
-                Err(e) => {
-                    state.error = Some(e.to_string());
-                    Err(Box::new(MintFailed(e.to_string())))
-                }
-            };
+                state.error = Some(e.to_string());
+                Err(Box::new(MintFailed(e.to_string())))
+            }
         }
     }
 
@@ -347,6 +387,73 @@ mod tests {
         // The next ask mints again.
         assert!(source.token().is_err());
         assert_eq!(*mints.lock().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_token_is_refreshed_within_the_skew_or_past_half_its_life() {
+        let zaby = Zaby::new("zk_test_key_123").unwrap();
+        let source = MintingTokenSource::new(zaby, RuntimeTokenRequest::new("a", "d"));
+        let now = SystemTime::now();
+        let held = |minted_ago: u64, left: u64| Held {
+            token: serde_json::from_value(serde_json::json!({"token": "t"}))
+                .map(|mut t: RuntimeToken| {
+                    t.expires_at = Some(now + Duration::from_secs(left));
+                    t
+                })
+                .unwrap(),
+            minted_at: now - Duration::from_secs(minted_ago),
+            handed_out: 1,
+        };
+        assert!(
+            source.usable(&held(3600, 60)),
+            "an hour-long token with a minute left"
+        );
+        assert!(!source.usable(&held(3600, 20)), "within the 30 s skew");
+        assert!(
+            source.usable(&held(5, 15)),
+            "a 20 s token before its half-life"
+        );
+        assert!(
+            !source.usable(&held(15, 5)),
+            "a 20 s token past its half-life"
+        );
+    }
+
+    #[test]
+    fn a_panicking_mint_leaves_no_thread_waiting_forever() {
+        struct PanicsOnce(Mutex<bool>);
+        impl Transport for PanicsOnce {
+            fn send(&self, _: TransportRequest) -> crate::Result<TransportResponse> {
+                let first = std::mem::replace(&mut *self.0.lock().unwrap(), false);
+                assert!(!first, "the transport broke");
+                Ok(TransportResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Box::new(std::io::Cursor::new(r#"{"token":"eyJ.after.panic"}"#)),
+                })
+            }
+        }
+        let transport = PanicsOnce(Mutex::new(true));
+        let zaby = Zaby::builder()
+            .api_key("zk_test_key_123")
+            .transport(transport)
+            .build()
+            .unwrap();
+        let source = Arc::new(MintingTokenSource::new(
+            zaby,
+            RuntimeTokenRequest::new("a", "d"),
+        ));
+        let first = {
+            let source = source.clone();
+            std::thread::spawn(move || source.token().map_err(|e| e.to_string()))
+        };
+        assert!(first.join().is_err(), "the panic reaches the asking thread");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(source.token().map_err(|e| e.to_string())));
+        let next = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a later ask must not hang");
+        assert_eq!(next.as_deref(), Ok("eyJ.after.panic"));
     }
 
     #[test]

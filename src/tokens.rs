@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::request::{Call, segment};
-use crate::{Result, Zaby};
+use crate::request::{Call, decode, segment};
+use crate::{DecodeError, Error, Result, Zaby};
 
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
 
@@ -41,7 +41,7 @@ impl RuntimeTokens<'_> {
             Some(&request),
         )?;
         call.request_id = request.request_id.clone();
-        self.client.core.json(&call, "a runtime token")
+        self.client.core.answer(&call, decode_token)
     }
 
     /// Trades a token for a new one of the same family.
@@ -59,7 +59,7 @@ impl RuntimeTokens<'_> {
         let body = serde_json::json!({ "previousToken": previous_token });
         let mut call = Call::post(format!("{PREFIX}/runtime-tokens/rotate"), Some(&body))?;
         call.secrets.push(previous_token.to_owned());
-        self.client.core.json(&call, "a runtime token")
+        self.client.core.answer(&call, decode_token)
     }
 
     /// Revokes every token of a family; returns the server's JSON
@@ -261,47 +261,75 @@ impl fmt::Debug for RuntimeToken {
     }
 }
 
-/// The answer as sent, before times are parsed.
+/// The answer as sent, read leniently: a field of an unexpected shape is
+/// kept in `extra` instead of failing the mint.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Wire {
     token: String,
-    token_type: Option<String>,
-    expires_at: Option<String>,
-    remaining_uses: Option<u64>,
-    rotate_after_seconds: Option<f64>,
-    token_family_id: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
     #[serde(flatten)]
-    extra: Map<String, Value>,
+    rest: Map<String, Value>,
 }
 
 impl From<Wire> for RuntimeToken {
     fn from(w: Wire) -> Self {
-        let mut extra = w.extra;
-        // An expiry we cannot read is kept as sent rather than guessed.
-        let expires_at = w.expires_at.and_then(|text| {
-            let parsed = parse_rfc3339(&text);
-            if parsed.is_none() {
-                extra.insert("expiresAt".to_owned(), Value::String(text));
-            }
-            parsed
+        let mut extra = w.rest;
+        let mut take = |key: &str, read: fn(&Value) -> bool| match extra.get(key) {
+            Some(v) if read(v) => extra.remove(key),
+            _ => None,
+        };
+        let token_type = take("tokenType", Value::is_string);
+        let expires_at = take("expiresAt", |v| {
+            v.as_str().and_then(parse_rfc3339).is_some()
         });
+        let remaining_uses = take("remainingUses", Value::is_u64);
+        let rotate_after = take("rotateAfterSeconds", |v| {
+            v.as_f64()
+                .is_some_and(|s| s.is_finite() && (0.0..1e12).contains(&s))
+        });
+        let token_family_id = take("tokenFamilyId", Value::is_string);
+        let scopes = take("scopes", |v| {
+            v.as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string))
+        });
+        let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_owned));
         RuntimeToken {
             token: w.token,
-            token_type: w.token_type,
-            expires_at,
-            remaining_uses: w.remaining_uses,
-            rotate_after: w
-                .rotate_after_seconds
-                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e12)
+            token_type: text(token_type),
+            expires_at: expires_at.and_then(|v| parse_rfc3339(v.as_str()?)),
+            remaining_uses: remaining_uses.and_then(|v| v.as_u64()),
+            rotate_after: rotate_after
+                .and_then(|v| v.as_f64())
                 .map(Duration::from_secs_f64),
-            token_family_id: w.token_family_id,
-            scopes: w.scopes,
+            token_family_id: text(token_family_id),
+            scopes: scopes
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
             extra,
         }
     }
+}
+
+/// Decodes a minted token; a failure's message and body never show it: the
+/// token is masked, or the whole body withheld when it cannot be found.
+fn decode_token(body: &[u8]) -> Result<RuntimeToken> {
+    decode(body, "a runtime token").map_err(|e| {
+        let Error::Decode(e) = e else { return e };
+        let token = match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => map.get("token").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
+        Error::Decode(match token {
+            Some(token) => DecodeError {
+                message: e.message.replace(&token, "[redacted]"),
+                body: e.body.replace(&token, "[redacted]"),
+            },
+            None if !body.is_empty() => DecodeError {
+                message: e.message,
+                body: "[withheld: an unreadable token answer may hold a token]".to_owned(),
+            },
+            None => e,
+        })
+    })
 }
 
 /// `2026-11-29T12:34:56Z`, with optional fraction and `±hh:mm` offset.

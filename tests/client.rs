@@ -688,7 +688,13 @@ fn a_huge_timeout_is_taken_as_a_long_one_not_a_panic() {
         .stream_idle_timeout(Some(Duration::MAX))
         .build()
         .unwrap();
-    assert!(runtime.runs().events("r1", EventsQuery::default()).unwrap().is_empty());
+    assert!(
+        runtime
+            .runs()
+            .events("r1", EventsQuery::default())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -712,7 +718,10 @@ fn a_protocol_failure_is_not_retried() {
         .retries(3)
         .build()
         .unwrap();
-    let err = runtime.runs().events("r1", EventsQuery::default()).unwrap_err();
+    let err = runtime
+        .runs()
+        .events("r1", EventsQuery::default())
+        .unwrap_err();
     assert!(matches!(&err, Error::Connection(_)), "{err:?}");
     assert!(!err.is_retryable(), "{err:?}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);

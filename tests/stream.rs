@@ -505,7 +505,9 @@ fn a_reconnect_asking_to_wait_too_long_ends_the_stream_with_that_error() {
     });
     let runtime = client(&server);
     let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
-    let Err(err) = &items[1] else { panic!("{items:?}") };
+    let Err(err) = &items[1] else {
+        panic!("{items:?}")
+    };
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
     assert_eq!(server.connections(), 2);
 }
@@ -518,7 +520,10 @@ fn an_id_that_cannot_go_in_a_header_ends_the_stream_instead_of_resuming() {
     });
     let runtime = client(&server);
     let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
-    assert!(matches!(&items[1], Err(Error::Stream(m)) if m.contains("header")), "{items:?}");
+    assert!(
+        matches!(&items[1], Err(Error::Stream(m)) if m.contains("header")),
+        "{items:?}"
+    );
     assert_eq!(server.connections(), 1);
 }
 

@@ -356,18 +356,18 @@ fn minting_source_mints_again_before_uses_run_out_and_near_expiry() {
     assert_eq!(tokens, ["eyJ.first"; 3]);
     first.assert();
     server.reset();
-    let soon = SystemTime::now() + Duration::from_secs(10);
-    let near_expiry = format!(
+    // A token that arrives already expired is handed out once, then replaced.
+    let gone = SystemTime::now() - Duration::from_secs(10);
+    let expired = format!(
         r#"{{"token":"eyJ.second","expiresAt":"{}"}}"#,
-        rfc3339(soon)
+        rfc3339(gone)
     );
     let second = server
         .mock("POST", Matcher::Any)
-        .with_body(&near_expiry)
+        .with_body(&expired)
         .expect(2)
         .create();
     assert_eq!(source.token().unwrap(), "eyJ.second");
-    // Expiring within the 30 s skew: the next ask mints again.
     assert_eq!(source.token().unwrap(), "eyJ.second");
     second.assert();
 }
@@ -393,6 +393,32 @@ fn minting_source_rotates_when_asked_to() {
         .rotate(true);
     assert_eq!(source.token().unwrap(), "eyJ.first");
     assert_eq!(source.token().unwrap(), "eyJ.rotated");
+    rotate.assert();
+}
+
+#[test]
+fn a_refused_rotation_falls_back_to_minting_anew() {
+    let mut server = Server::new();
+    let create = server
+        .mock("POST", format!("{APPS}/app-1/runtime-tokens").as_str())
+        .with_body(minted("eyJ.created", json!({"remainingUses": 1})))
+        .expect(2)
+        .create();
+    let rotate = server
+        .mock(
+            "POST",
+            "/api/v1/provisioning/managed-agents/runtime-tokens/rotate",
+        )
+        .with_status(401)
+        .with_body(r#"{"message":"token was revoked"}"#)
+        .expect(1)
+        .create();
+    let source = MintingTokenSource::new(zaby(&server), RuntimeTokenRequest::new("app-1", "dep-1"))
+        .rotate(true);
+    assert_eq!(source.token().unwrap(), "eyJ.created");
+    assert!(source.token().unwrap_err().to_string().contains("revoked"));
+    assert_eq!(source.token().unwrap(), "eyJ.created");
+    create.assert();
     rotate.assert();
 }
 
