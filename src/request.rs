@@ -267,7 +267,10 @@ impl Core {
                 }));
             };
             // Read the (small) redirect body so its connection can serve the next hop.
-            let _ = std::io::copy(&mut response.body.take(MAX_ERROR_BODY), &mut std::io::sink());
+            let _ = std::io::copy(
+                &mut response.body.take(MAX_ERROR_BODY),
+                &mut std::io::sink(),
+            );
             with_credential &= target.origin() == origin;
             if status == 303 {
                 method = "GET";

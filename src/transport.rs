@@ -3,9 +3,14 @@
 //! Auth, retries, redirects and error mapping live above the transport, so
 //! they work the same with any [`Transport`], the mock included.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
 
 use crate::{CancelHandle, Error, Result};
 
@@ -118,6 +123,8 @@ pub struct HttpTransport {
     agent: ureq::Agent,
     /// Bounds connecting, and a stream's wait for its answer's head.
     timeout: Duration,
+    /// Shared with every stream's own agent.
+    resolver: CachingResolver,
 }
 
 /// Longer timeouts are taken as this: ureq adds them to `Instant::now()`.
@@ -156,10 +163,52 @@ impl HttpTransport {
     /// ```
     pub fn with_timeout(timeout: Duration) -> Self {
         let timeout = timeout.min(LONGEST_TIMEOUT);
+        let resolver = CachingResolver::default();
         HttpTransport {
-            agent: agent_config(timeout).build().into(),
+            agent: new_agent(timeout, &resolver),
             timeout,
+            resolver,
         }
+    }
+}
+
+fn new_agent(timeout: Duration, resolver: &CachingResolver) -> ureq::Agent {
+    use ureq::unversioned::transport::DefaultConnector;
+    ureq::Agent::with_parts(
+        agent_config(timeout).build(),
+        DefaultConnector::new(),
+        resolver.clone(),
+    )
+}
+
+/// How long a host's resolved addresses are reused.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// ureq resolves the host on every request, pooled connection or not, and
+/// with a timeout set it does so on a new thread: remembering the answer for
+/// a minute saves a thread and a lookup per call.
+#[derive(Clone, Debug, Default)]
+struct CachingResolver {
+    cache: Arc<Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!("{:?}{:?}", uri.scheme_str(), uri.authority());
+        let lock = || self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, addrs)) = lock().get(&key) {
+            if at.elapsed() < DNS_TTL {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        lock().insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 }
 
@@ -193,7 +242,7 @@ impl Transport for HttpTransport {
         request: TransportRequest,
         cancel: &CancelHandle,
     ) -> Result<TransportResponse> {
-        let agent: ureq::Agent = agent_config(self.timeout).build().into();
+        let agent = new_agent(self.timeout, &self.resolver);
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
         let response = self.run(&agent, request)?;
