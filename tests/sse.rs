@@ -822,3 +822,19 @@ proptest! {
         }
     }
 }
+
+/// Inputs the fuzz target found interesting (`tests/data/fuzz/`, one per
+/// feature: lone CRs, NULs in ids, invalid UTF-8, unterminated blocks, …):
+/// every way of reading them agrees, with and without a small cap.
+#[test]
+fn fuzz_corpus_inputs_read_the_same_every_way() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let input = std::fs::read(entry.unwrap().path()).unwrap();
+        parse_with(&input, None);
+        parse_with(&input, Some(16));
+        seen += 1;
+    }
+    assert!(seen >= 10, "the corpus is there");
+}
