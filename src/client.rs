@@ -81,21 +81,51 @@ impl ZabyRuntime {
     }
 
     /// Start runs, stream them, read their stored events.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// let run = runtime.runs().start("Hello")?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn runs(&self) -> Runs<'_> {
         Runs { client: self }
     }
 
     /// Answer approval requests.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// runtime.approvals().approve("run-id", "approval-id")?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn approvals(&self) -> Approvals<'_> {
         Approvals { client: self }
     }
 
     /// Send feedback on runs.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// runtime.feedback().create("run-id", zaby::Feedback::rating(5))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn feedback(&self) -> FeedbackApi<'_> {
         FeedbackApi { client: self }
     }
 
     /// The origin calls go to, e.g. `https://genapi.zaby.io`.
+    ///
+    /// # Example
+    /// ```
+    /// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").build()?;
+    /// # if std::env::var("ZABY_API_ORIGIN").is_err() && std::env::var("ZABY_ENVIRONMENT").is_err() {
+    /// assert_eq!(runtime.api_origin(), zaby::DEFAULT_API_ORIGIN);
+    /// # }
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn api_origin(&self) -> &str {
         &self.core.settings.origin
     }

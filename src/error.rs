@@ -124,32 +124,105 @@ impl std::fmt::Display for DecodeError {
 
 impl Error {
     /// The API error inside, for the variants that carry one.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.api_error().unwrap().message, "slow down");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn api_error(&self) -> Option<&ApiError> {
         api_variants!(self, e => e)
     }
 
     /// The HTTP status of an API error.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.status(), Some(429));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn status(&self) -> Option<u16> {
         self.api_error().map(|e| e.status)
     }
 
     /// The server's error code of an API error, e.g. `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.code(), Some("RATE_LIMITED"));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn code(&self) -> Option<&str> {
         self.api_error()?.code.as_deref()
     }
 
     /// The `x-request-id` of the answer that carried the error.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.request_id(), Some("req-1"));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         self.api_error()?.request_id.as_deref()
     }
 
     /// How long the server asked to wait before trying again.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(2)));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.api_error()?.retry_after
     }
 
     /// Whether trying the same call again may succeed: 408, 429, 5xx,
     /// connection failures (not TLS or protocol failures) and timeouts.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 429,
+    /// #     vec![("x-request-id".into(), "req-1".into()), ("retry-after".into(), "2".into())],
+    /// #     r#"{"message":"slow down","code":"RATE_LIMITED"}"#);
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert!(err.is_retryable());
+    /// assert!(!zaby::Error::InvalidInput("bad id".into()).is_retryable());
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
             // A TLS or protocol failure (kind `InvalidData`) will not heal by retrying.

@@ -60,6 +60,13 @@ impl Zaby {
     }
 
     /// Mint, rotate and revoke runtime tokens.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let zaby = zaby::Zaby::new("zk_live_...")?;
+    /// let minted = zaby.runtime_tokens().create(zaby::RuntimeTokenRequest::new("app-id", "deployment-id"))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn runtime_tokens(&self) -> RuntimeTokens<'_> {
         RuntimeTokens { client: self }
     }

@@ -54,6 +54,11 @@ impl From<u32> for RetryPolicy {
 
 impl RetryPolicy {
     /// Never retry. The default.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::RetryPolicy::none().max_retries(), 0);
+    /// ```
     pub fn none() -> Self {
         RetryPolicy::default()
     }
@@ -61,6 +66,16 @@ impl RetryPolicy {
     /// Up to `n` retries of `GET`, `HEAD`, `OPTIONS` (and of `POST /runs`, made
     /// safe by its request id) on 408, 429, 500, 502, 503, 504, waiting
     /// `min(100 ms * 2^attempt, 1 s)` between tries.
+    ///
+    /// # Example
+    /// ```
+    /// let runtime = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .retries(zaby::RetryPolicy::attempts(3)) // or just `.retries(3)`
+    ///     .build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn attempts(n: u32) -> Self {
         RetryPolicy {
             retries: n,

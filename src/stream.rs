@@ -114,6 +114,23 @@ impl EventStream {
     }
 
     /// How many times the stream reconnected.
+    ///
+    /// # Example
+    /// ```
+    /// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// # let mock = MockTransport::new();
+    /// # let mut finished = SseEvent::new("RunFinished", serde_json::json!({}));
+    /// # finished.id = Some("7".into());
+    /// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![finished]);
+    /// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let mut stream = runtime.runs().stream("r1")?;
+    /// for event in stream.by_ref() {
+    ///     event?;
+    /// }
+    /// assert_eq!(stream.reconnects(), 0);
+    /// assert_eq!(stream.last_event_id(), Some("7"));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn reconnects(&self) -> u32 {
         self.reconnects
     }
@@ -430,6 +447,14 @@ impl CancelHandle {
 
     /// Stops the stream: its next `next()` returns `None`, and a read blocked
     /// on the network is interrupted. Calling it again does nothing.
+    ///
+    /// # Example
+    /// ```
+    /// let handle = zaby::CancelHandle::new();
+    /// let other = handle.clone();
+    /// std::thread::spawn(move || other.cancel()).join().unwrap();
+    /// assert!(handle.is_cancelled());
+    /// ```
     pub fn cancel(&self) {
         self.shared.cancelled.store(true, Ordering::SeqCst);
         let hook = self.lock().take();

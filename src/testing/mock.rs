@@ -104,6 +104,20 @@ impl MockTransport {
     /// Answers the next request, which must be `method path`, with a 200
     /// event stream of these events (data written as JSON, so it reads back
     /// as given).
+    ///
+    /// # Example
+    /// ```
+    /// use serde_json::json;
+    /// use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// let mock = MockTransport::new();
+    /// mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![
+    ///     SseEvent::new("text", json!({"content": "Hi"})),
+    ///     SseEvent::new("RunFinished", json!({})),
+    /// ]);
+    /// let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// assert_eq!(runtime.runs().stream("r1")?.count(), 2);
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn push_sse(&self, method: &str, path: &str, events: Vec<SseEvent>) {
         let mut body = String::new();
         for e in &events {
@@ -120,6 +134,16 @@ impl MockTransport {
     }
 
     /// Answers the next request, which must be `method path`, with exactly this.
+    ///
+    /// # Example
+    /// ```
+    /// let mock = zaby::testing::MockTransport::new();
+    /// mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 502, vec![], "<html>Bad gateway</html>");
+    /// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().events("r1", Default::default()).unwrap_err();
+    /// assert_eq!(err.status(), Some(502));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn push_raw(
         &self,
         method: &str,
@@ -146,6 +170,14 @@ impl MockTransport {
     }
 
     /// Forgets the answers left and the requests recorded.
+    ///
+    /// # Example
+    /// ```
+    /// let mock = zaby::testing::MockTransport::new();
+    /// mock.push_json("GET", "/x", 200, serde_json::json!({}));
+    /// mock.reset();
+    /// assert!(mock.requests().is_empty());
+    /// ```
     pub fn reset(&self) {
         *self.lock() = State::default();
     }
