@@ -11,13 +11,7 @@ use std::io::{self, BufRead, Write};
 use zaby::{Feedback, RunEvent, ZabyRuntime};
 
 fn main() {
-    let (runtime, _fake) = match common::connect() {
-        Ok(connected) => connected,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
+    let (runtime, _fake) = common::connect_or_exit();
     let mut lines = io::stdin().lock().lines();
     while let Some(message) = ask(&mut lines, "you> ") {
         let message = message.trim();

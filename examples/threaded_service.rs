@@ -10,13 +10,7 @@ const WORKERS: usize = 8;
 const RUNS_PER_WORKER: usize = 10;
 
 fn main() {
-    let (runtime, _fake) = match common::connect() {
-        Ok(connected) => connected,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
+    let (runtime, _fake) = common::connect_or_exit();
     let (done, errors) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let started = Instant::now();
     std::thread::scope(|scope| {

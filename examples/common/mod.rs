@@ -37,3 +37,12 @@ pub fn connect() -> Result<(ZabyRuntime, Option<FakeRuntime>), Box<dyn std::erro
         .build()?;
     Ok((runtime, Some(fake)))
 }
+
+/// [`connect`], or the error in one line and exit status 1.
+#[allow(dead_code)] // not every example needs it
+pub fn connect_or_exit() -> (ZabyRuntime, Option<FakeRuntime>) {
+    connect().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    })
+}
