@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod approvals;
+mod cancel;
 mod client;
 mod config;
 mod error;
@@ -23,6 +24,7 @@ mod tokens;
 mod transport;
 
 pub use approvals::Approvals;
+pub use cancel::CancelHandle;
 pub use client::{DEFAULT_MAX_RECONNECTS, ZabyRuntime, ZabyRuntimeBuilder};
 pub use config::{
     DEFAULT_API_ORIGIN, DEFAULT_TIMEOUT, Environment, LOCAL_API_ORIGIN, ZabyGlobalConfig,
@@ -35,7 +37,7 @@ pub use provisioning::{Zaby, ZabyBuilder};
 pub use request::MAX_JSON_BODY;
 pub use retry::RetryPolicy;
 pub use runs::{EventsQuery, Run, RunStatus, Runs, StartRun};
-pub use stream::{CancelHandle, EventStream};
+pub use stream::EventStream;
 pub use token_source::{MintingTokenSource, TokenError, TokenSource};
 pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens};
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};

@@ -1,0 +1,121 @@
+//! Stopping a stream from another thread.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Stops an [`EventStream`](crate::EventStream) from any thread: a blocked read returns at once
+/// and the iterator ends. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct CancelHandle {
+    shared: Arc<Shared>,
+}
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+struct Shared {
+    cancelled: AtomicBool,
+    /// What interrupts the transport's blocked read, when it offers that.
+    hook: Mutex<Option<Hook>>,
+    wake: Condvar,
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl Default for CancelHandle {
+    fn default() -> Self {
+        CancelHandle::new()
+    }
+}
+
+impl CancelHandle {
+    /// A handle not yet cancelled, for a custom [`crate::Transport`]'s tests.
+    pub fn new() -> Self {
+        CancelHandle {
+            shared: Arc::new(Shared {
+                cancelled: AtomicBool::new(false),
+                hook: Mutex::new(None),
+                wake: Condvar::new(),
+            }),
+        }
+    }
+
+    /// Stops the stream: its next `next()` returns `None`, and a read blocked
+    /// on the network is interrupted. Calling it again does nothing.
+    ///
+    /// # Example
+    /// ```
+    /// let handle = zaby::CancelHandle::new();
+    /// let other = handle.clone();
+    /// std::thread::spawn(move || other.cancel()).join().unwrap();
+    /// assert!(handle.is_cancelled());
+    /// ```
+    pub fn cancel(&self) {
+        self.shared.cancelled.store(true, Ordering::SeqCst);
+        let hook = self.lock().take();
+        self.shared.wake.notify_all();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers what interrupts the current connection; runs it at once if
+    /// already cancelled. Replaces the previous connection's.
+    pub fn on_cancel(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut slot = self.lock();
+        if self.is_cancelled() {
+            drop(slot);
+            hook();
+        } else {
+            *slot = Some(Box::new(hook));
+        }
+    }
+
+    pub(crate) fn clear_hook(&self) {
+        self.lock().take();
+    }
+
+    /// Sleeps for `d` unless cancelled first; true when cancelled.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        let slot = self.lock();
+        let _unused = self
+            .shared
+            .wake
+            .wait_timeout_while(slot, d, |_| !self.is_cancelled())
+            .unwrap_or_else(|e| e.into_inner());
+        self.is_cancelled()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Hook>> {
+        self.shared.hook.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn a_hook_registered_after_cancel_runs_at_once() {
+        let handle = CancelHandle::new();
+        handle.cancel();
+        let (tx, rx) = mpsc::channel();
+        handle.on_cancel(move || tx.send(()).unwrap());
+        assert!(rx.try_recv().is_ok());
+        assert!(handle.sleep(Duration::from_secs(60)));
+    }
+}
