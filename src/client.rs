@@ -31,6 +31,7 @@ pub struct ZabyRuntime {
     pub(crate) core: Arc<Core>,
     pub(crate) stream_idle_timeout: Option<Duration>,
     pub(crate) max_reconnects: u32,
+    pub(crate) stream_max_event_size: usize,
 }
 
 impl fmt::Debug for ZabyRuntime {
@@ -140,6 +141,7 @@ pub struct ZabyRuntimeBuilder {
     pub(crate) options: ClientOptions,
     stream_idle_timeout: Option<Option<Duration>>,
     max_reconnects: Option<u32>,
+    stream_max_event_size: Option<usize>,
 }
 
 impl fmt::Debug for ZabyRuntimeBuilder {
@@ -310,6 +312,13 @@ impl ZabyRuntimeBuilder {
         self
     }
 
+    /// The most one streamed event may buffer; a larger one ends the stream
+    /// with [`Error::Stream`]. Defaults to 16 MiB.
+    pub fn stream_max_event_size(mut self, bytes: usize) -> Self {
+        self.stream_max_event_size = Some(bytes);
+        self
+    }
+
     /// Builds the client. Nothing is sent.
     ///
     /// # Errors
@@ -336,6 +345,9 @@ impl ZabyRuntimeBuilder {
                 .stream_idle_timeout
                 .unwrap_or(Some(core.settings.timeout)),
             max_reconnects: self.max_reconnects.unwrap_or(DEFAULT_MAX_RECONNECTS),
+            stream_max_event_size: self
+                .stream_max_event_size
+                .unwrap_or(crate::sse::DEFAULT_MAX_EVENT_SIZE),
             core: Arc::new(core),
         })
     }

@@ -72,21 +72,24 @@ impl ReadError {
     /// The public error for this failure.
     pub(crate) fn into_error(self) -> Error {
         match self {
-            ReadError::Io(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) =>
-            {
+            ReadError::Io(e) if is_timeout(&e) => {
                 Error::Timeout("waiting for the next event".into())
             }
             ReadError::Io(e) => Error::Stream(format!("reading the stream failed: {e}")),
             ReadError::TooLarge { limit } => Error::Stream(format!(
-                "an event exceeded the cap of {limit} bytes; \
-                 raise it with SseReader::with_max_event_size"
+                "an event exceeded the cap of {limit} bytes; raise it with \
+                 SseReader::with_max_event_size or ZabyRuntimeBuilder::stream_max_event_size"
             )),
         }
     }
+}
+
+/// A read that timed out (or would block): no byte came in time.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 impl<R: BufRead> SseReader<R> {
@@ -671,7 +674,8 @@ mod tests {
         assert_eq!(
             ReadError::TooLarge { limit: 64 }.into_error().to_string(),
             "event stream failed: an event exceeded the cap of 64 bytes; \
-             raise it with SseReader::with_max_event_size"
+             raise it with SseReader::with_max_event_size or \
+             ZabyRuntimeBuilder::stream_max_event_size"
         );
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::error::header;
 use crate::request::Call;
-use crate::sse::{ReadError, SseReader};
+use crate::sse::{ReadError, SseReader, is_timeout};
 use crate::{CancelHandle, Error, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.
@@ -80,7 +80,8 @@ impl EventStream {
         Ok(EventStream {
             client: client.clone(),
             path,
-            reader: SseReader::new(BufReader::with_capacity(BUFFER, body)),
+            reader: SseReader::new(BufReader::with_capacity(BUFFER, body))
+                .with_max_event_size(client.stream_max_event_size),
             cancel,
             seen: SeenIds::default(),
             reconnects: 0,
@@ -279,10 +280,8 @@ impl Iterator for EventStream {
                     )));
                 }
                 Err(ReadError::Io(e)) => format!("the connection broke ({e})"),
-                Err(ReadError::TooLarge { limit }) => {
-                    return self.fail(Error::Stream(format!(
-                        "an event exceeded the {limit}-byte cap; raise it with SseReader::with_max_event_size"
-                    )));
+                Err(too_large @ ReadError::TooLarge { .. }) => {
+                    return self.fail(too_large.into_error());
                 }
             };
             if self.cancel.is_cancelled() {
@@ -299,13 +298,6 @@ impl Iterator for EventStream {
             }
         }
     }
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-    )
 }
 
 /// Opens the stream body. The first open (`resume_attempt` `None`) follows

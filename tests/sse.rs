@@ -200,7 +200,8 @@ fn data(value: Value) -> SseEvent {
 }
 
 const CAP_MESSAGE: &str = "event stream failed: an event exceeded the cap of 20 bytes; \
-                           raise it with SseReader::with_max_event_size";
+                           raise it with SseReader::with_max_event_size or \
+                           ZabyRuntimeBuilder::stream_max_event_size";
 
 // ---------- line ends and decoding ----------
 
@@ -521,7 +522,8 @@ fn the_default_cap_is_16_mib() {
         got.items,
         vec![Err(
             "event stream failed: an event exceeded the cap of 16777216 bytes; \
-                  raise it with SseReader::with_max_event_size"
+                  raise it with SseReader::with_max_event_size or \
+                  ZabyRuntimeBuilder::stream_max_event_size"
                 .into()
         )]
     );

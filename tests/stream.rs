@@ -538,3 +538,32 @@ fn a_server_that_never_answers_the_stream_request_times_out_even_without_an_idle
     let err = bounded(move || runtime.runs().stream("r1").unwrap_err());
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
 }
+
+#[test]
+fn streams_move_to_other_threads_and_handles_are_shared() {
+    fn send<T: Send>() {}
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    send::<zaby::EventStream>();
+    send_sync_clone::<zaby::CancelHandle>();
+    send::<zaby::sse::SseReader<std::io::BufReader<std::net::TcpStream>>>();
+}
+
+#[test]
+fn the_event_size_cap_is_the_clients_to_set() {
+    let server = TestServer::start(|mut conn| {
+        conn.write(SSE_HEAD);
+        conn.write(block(
+            1,
+            "text",
+            &format!(r#"{{"content":"{}"}}"#, "x".repeat(200)),
+        ));
+        conn.hold_open();
+    });
+    let runtime = builder(&server).stream_max_event_size(100).build().unwrap();
+    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    assert_eq!(items.len(), 1);
+    assert!(
+        matches!(&items[0], Err(Error::Stream(m)) if m.contains("cap of 100 bytes")),
+        "{items:?}"
+    );
+}
