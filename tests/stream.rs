@@ -61,6 +61,21 @@ fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     rx.recv_timeout(WATCHDOG).expect("did not finish in time")
 }
 
+/// Streams run `r1` to its end on a watchdog: every item, and the reconnect count.
+fn stream_r1(runtime: ZabyRuntime) -> (Vec<zaby::Result<SseEvent>>, u32) {
+    bounded(move || {
+        let mut stream = runtime.runs().stream("r1").unwrap();
+        let items = stream.by_ref().collect();
+        (items, stream.reconnects())
+    })
+}
+
+/// As [`stream_r1`], for a stream that must not fail.
+fn events_r1(runtime: ZabyRuntime) -> (Vec<SseEvent>, u32) {
+    let (items, reconnects) = stream_r1(runtime);
+    (items.into_iter().map(Result::unwrap).collect(), reconnects)
+}
+
 /// The events after `last-event-id`, from the script.
 fn after_last_id(conn: &Conn, blocks: &[String]) -> Vec<String> {
     let from = conn
@@ -80,14 +95,7 @@ fn stops_at_run_finished_while_the_server_holds_the_connection() {
         conn.hold_open();
     });
     let runtime = client(&server);
-    let events: Vec<_> = bounded(move || {
-        runtime
-            .runs()
-            .stream("r1")
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .unwrap();
+    let (events, _) = events_r1(runtime);
     assert_eq!(events, expected(3));
     let seen = &server.requests()[0];
     assert_eq!(
@@ -133,11 +141,7 @@ fn resumes_after_a_cut_at_every_event_delivering_each_exactly_once() {
         for cut in 1..=n {
             let server = cut_server(n, cut, abrupt);
             let runtime = client(&server);
-            let (events, reconnects) = bounded(move || {
-                let mut stream = runtime.runs().stream("r1").unwrap();
-                let events: Vec<SseEvent> = stream.by_ref().map(Result::unwrap).collect();
-                (events, stream.reconnects())
-            });
+            let (events, reconnects) = events_r1(runtime);
             assert_eq!(events, expected(n), "cut after {cut}, abrupt {abrupt}");
             assert_eq!(reconnects, 1);
             let requests = server.requests();
@@ -166,14 +170,7 @@ fn a_server_that_repeats_events_on_resume_does_not_repeat_them_to_the_caller() {
         }
     });
     let runtime = client(&server);
-    let events: Vec<_> = bounded(move || {
-        runtime
-            .runs()
-            .stream("r1")
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    });
+    let (events, _) = events_r1(runtime);
     assert_eq!(events, expected(4));
 }
 
@@ -184,7 +181,7 @@ fn a_cut_with_no_id_seen_ends_with_a_stream_error_and_no_reconnect() {
         conn.write("event: text\ndata: {\"content\":\"a\"}\n\n");
     });
     let runtime = client(&server);
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     assert_eq!(items.len(), 2);
     assert!(items[0].is_ok());
     let Err(Error::Stream(why)) = &items[1] else {
@@ -203,11 +200,7 @@ fn gives_up_after_max_reconnects_in_a_row() {
         }
     });
     let runtime = builder(&server).max_reconnects(2).build().unwrap();
-    let (items, reconnects) = bounded(move || {
-        let mut stream = runtime.runs().stream("r1").unwrap();
-        let items: Vec<_> = stream.by_ref().collect();
-        (items, stream.reconnects())
-    });
+    let (items, reconnects) = stream_r1(runtime);
     assert_eq!(items.len(), 2);
     assert!(
         matches!(&items[1], Err(Error::Stream(why)) if why.contains("cut short")),
@@ -229,14 +222,7 @@ fn a_delivered_event_resets_the_reconnect_count() {
         }
     });
     let runtime = builder(&server).max_reconnects(1).build().unwrap();
-    let events: Vec<_> = bounded(move || {
-        runtime
-            .runs()
-            .stream("r1")
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    });
+    let (events, _) = events_r1(runtime);
     assert_eq!(events, expected(4));
 }
 
@@ -255,7 +241,7 @@ fn a_reconnect_answered_with_a_non_retryable_status_ends_with_that_error() {
         }
     });
     let runtime = client(&server);
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     assert!(
         matches!(&items[1], Err(Error::NotFound(e)) if e.code.as_deref() == Some("RUN_NOT_FOUND")),
         "{:?}",
@@ -282,11 +268,7 @@ fn a_reconnect_answered_503_counts_as_a_failed_resume() {
         }
     });
     let runtime = client(&server);
-    let (events, reconnects) = bounded(move || {
-        let mut stream = runtime.runs().stream("r1").unwrap();
-        let events: Vec<SseEvent> = stream.by_ref().map(Result::unwrap).collect();
-        (events, stream.reconnects())
-    });
+    let (events, reconnects) = events_r1(runtime);
     assert_eq!(events, expected(2));
     assert_eq!(reconnects, 2);
 }
@@ -338,7 +320,7 @@ fn a_silent_server_fails_the_stream_with_a_timeout() {
         .stream_idle_timeout(Some(Duration::from_millis(300)))
         .build()
         .unwrap();
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     assert_eq!(items.len(), 2, "{items:?}");
     assert!(matches!(items[1], Err(Error::Timeout(_))), "{:?}", items[1]);
     assert_eq!(server.connections(), 1, "an idle timeout is not resumed");
@@ -364,14 +346,8 @@ fn keep_alive_comments_count_as_activity() {
         .stream_idle_timeout(Some(Duration::from_millis(600)))
         .build()
         .unwrap();
-    let events = bounded(move || {
-        runtime
-            .runs()
-            .stream("r1")
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-    });
-    assert_eq!(events.unwrap(), expected(1));
+    let (events, _) = events_r1(runtime);
+    assert_eq!(events, expected(1));
 }
 
 #[test]
@@ -468,7 +444,7 @@ fn stream_ends_after_run_error_too() {
         conn.hold_open();
     });
     let runtime = client(&server);
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect::<Vec<_>>());
+    let (items, _) = stream_r1(runtime);
     assert_eq!(items.len(), 1);
     assert!(items[0].as_ref().unwrap().is_terminal());
 }
@@ -504,7 +480,7 @@ fn a_reconnect_asking_to_wait_too_long_ends_the_stream_with_that_error() {
         }
     });
     let runtime = client(&server);
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     let Err(err) = &items[1] else {
         panic!("{items:?}")
     };
@@ -519,7 +495,7 @@ fn an_id_that_cannot_go_in_a_header_ends_the_stream_instead_of_resuming() {
         conn.write("id: caf\u{e9}\x01\ndata: {}\n\n");
     });
     let runtime = client(&server);
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     assert!(
         matches!(&items[1], Err(Error::Stream(m)) if m.contains("header")),
         "{items:?}"
@@ -560,7 +536,7 @@ fn the_event_size_cap_is_the_clients_to_set() {
         conn.hold_open();
     });
     let runtime = builder(&server).stream_max_event_size(100).build().unwrap();
-    let items: Vec<_> = bounded(move || runtime.runs().stream("r1").unwrap().collect());
+    let (items, _) = stream_r1(runtime);
     assert_eq!(items.len(), 1);
     assert!(
         matches!(&items[0], Err(Error::Stream(m)) if m.contains("cap of 100 bytes")),
