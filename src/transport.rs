@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, NextTimeout};
 
 use crate::{CancelHandle, Error, Result};
 
@@ -125,6 +125,7 @@ pub struct HttpTransport {
     timeout: Duration,
     /// Shared with every stream's own agent.
     resolver: CachingResolver,
+    connector: SharedConnector,
 }
 
 /// Longer timeouts are taken as this: ureq adds them to `Instant::now()`.
@@ -164,21 +165,43 @@ impl HttpTransport {
     pub fn with_timeout(timeout: Duration) -> Self {
         let timeout = timeout.min(LONGEST_TIMEOUT);
         let resolver = CachingResolver::default();
+        let connector = SharedConnector::default();
         HttpTransport {
-            agent: new_agent(timeout, &resolver),
+            agent: new_agent(timeout, &resolver, &connector),
             timeout,
             resolver,
+            connector,
         }
     }
 }
 
-fn new_agent(timeout: Duration, resolver: &CachingResolver) -> ureq::Agent {
-    use ureq::unversioned::transport::DefaultConnector;
+fn new_agent(
+    timeout: Duration,
+    resolver: &CachingResolver,
+    connector: &SharedConnector,
+) -> ureq::Agent {
     ureq::Agent::with_parts(
         agent_config(timeout).build(),
-        DefaultConnector::new(),
+        connector.clone(),
         resolver.clone(),
     )
+}
+
+/// One connector for all of a transport's agents: it builds the TLS
+/// configuration (root certificates included) once, not once per stream.
+#[derive(Clone, Debug, Default)]
+struct SharedConnector(Arc<DefaultConnector>);
+
+impl Connector for SharedConnector {
+    type Out = Box<dyn ureq::unversioned::transport::Transport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        self.0.connect(details, chained)
+    }
 }
 
 /// How long a host's resolved addresses are reused.
@@ -242,7 +265,7 @@ impl Transport for HttpTransport {
         request: TransportRequest,
         cancel: &CancelHandle,
     ) -> Result<TransportResponse> {
-        let agent = new_agent(self.timeout, &self.resolver);
+        let agent = new_agent(self.timeout, &self.resolver, &self.connector);
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
         let response = self.run(&agent, request)?;
