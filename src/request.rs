@@ -225,10 +225,8 @@ impl Core {
 
     /// Follows redirects, keeping the credential only on our origin.
     fn send_with(&self, call: &Call, secret: &str) -> Result<TransportResponse> {
-        let origin = url::Url::parse(&self.settings.origin)
-            .map_err(|e| Error::Config(format!("bad API origin: {e}")))?
-            .origin();
         let mut url = format!("{}{}", self.settings.origin, call.path);
+        let mut path = call.path.clone();
         let mut method = call.method;
         let mut body = call.body.clone();
         let mut with_credential = true;
@@ -236,7 +234,7 @@ impl Core {
             let request = self.request(
                 call,
                 method,
-                &url,
+                (&url, &path),
                 body.clone(),
                 with_credential.then_some(secret),
             );
@@ -271,11 +269,17 @@ impl Core {
                 &mut response.body.take(MAX_ERROR_BODY),
                 &mut std::io::sink(),
             );
-            with_credential &= target.origin() == origin;
+            // The origin was checked when the client was built: it parses.
+            let origin = url::Url::parse(&self.settings.origin).map(|o| o.origin());
+            with_credential &= origin.is_ok_and(|origin| target.origin() == origin);
             if status == 303 {
                 method = "GET";
                 body = None;
             }
+            path = match target.query() {
+                Some(query) => format!("{}?{query}", target.path()),
+                None => target.path().to_owned(),
+            };
             url = target.into();
         }
         unreachable!("the loop returns on its last hop")
@@ -285,7 +289,7 @@ impl Core {
         &self,
         call: &Call,
         method: &str,
-        url: &str,
+        (url, path): (&str, &str),
         body: Option<Vec<u8>>,
         secret: Option<&str>,
     ) -> TransportRequest {
@@ -312,16 +316,10 @@ impl Core {
         }
         headers.push(("user-agent".to_owned(), self.settings.user_agent.clone()));
         headers.extend(call.extra_headers.iter().cloned());
-        let path = url::Url::parse(url)
-            .map(|u| match u.query() {
-                Some(q) => format!("{}?{q}", u.path()),
-                None => u.path().to_owned(),
-            })
-            .unwrap_or_else(|_| call.path.clone());
         TransportRequest {
             method: method.to_owned(),
             url: url.to_owned(),
-            path,
+            path: path.to_owned(),
             headers,
             body,
             stream: call.stream.is_some(),
