@@ -288,8 +288,9 @@ impl ApiError {
             status,
             message,
             code,
-            request_id: header(headers, "x-request-id").map(str::to_owned),
-            retry_after: header(headers, "retry-after").and_then(parse_retry_after),
+            request_id: crate::transport::header(headers, "x-request-id").map(str::to_owned),
+            retry_after: crate::transport::header(headers, "retry-after")
+                .and_then(parse_retry_after),
             body,
         };
         for secret in secrets {
@@ -337,14 +338,6 @@ fn mask_value(v: &mut Value, secret: &str) {
         }
         _ => {}
     }
-}
-
-/// The first header of that (lower-case) name.
-pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 /// `retry-after` in seconds (fractions allowed). HTTP dates are not used by the API.

@@ -249,7 +249,7 @@ impl Core {
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
                 return Err(self.api_error(response, secret, call));
             }
-            let target = crate::error::header(&response.headers, "location")
+            let target = crate::transport::header(&response.headers, "location")
                 .and_then(|location| url::Url::parse(&url).ok()?.join(location).ok())
                 .filter(|target| matches!(target.scheme(), "http" | "https"));
             let Some(target) = target.filter(|_| hop < MAX_REDIRECTS) else {

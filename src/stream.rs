@@ -7,9 +7,9 @@ use std::io::{BufReader, Read};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::error::header;
 use crate::request::Call;
 use crate::sse::{ReadError, SseReader, is_timeout};
+use crate::transport::header;
 use crate::{CancelHandle, Error, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.

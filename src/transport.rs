@@ -92,6 +92,14 @@ pub(crate) fn redacted(headers: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// The first header of that name, whatever its case.
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// Header names that carry a credential.
 pub(crate) fn is_secret_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-zaby-api-key")

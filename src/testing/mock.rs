@@ -75,7 +75,7 @@ impl std::fmt::Debug for RecordedRequest {
 impl RecordedRequest {
     /// The first header of that name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::error::header(&self.headers, name)
+        crate::transport::header(&self.headers, name)
     }
 }
 

@@ -22,10 +22,7 @@ pub(super) struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::transport::header(&self.headers, name)
     }
 
     /// Whether the client asked for the connection to end after this exchange.

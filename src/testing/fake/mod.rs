@@ -193,12 +193,9 @@ pub struct FakeRequest {
 }
 
 impl FakeRequest {
-    /// The first value of the header `name` (give it in lower case).
+    /// The first value of the header `name`, whatever its case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::transport::header(&self.headers, name)
     }
 }
 
