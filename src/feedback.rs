@@ -80,34 +80,17 @@ impl Feedback {
         }
     }
 
-    /// Free-text feedback.
-    pub fn comment(mut self, text: impl Into<String>) -> Self {
-        self.comment = Some(text.into());
-        self
-    }
-
-    /// A label, such as `helpful`.
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
-        self
-    }
-
-    /// The domain the feedback is about.
-    pub fn domain_key(mut self, key: impl Into<String>) -> Self {
-        self.domain_key = Some(key.into());
-        self
-    }
-
-    /// The topic the feedback is about.
-    pub fn topic_key(mut self, key: impl Into<String>) -> Self {
-        self.topic_key = Some(key.into());
-        self
-    }
-
-    /// An idempotency key, sent as `requestId` and `x-request-id`.
-    pub fn request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
-        self
+    text_setters! {
+        /// Free-text feedback.
+        comment,
+        /// A label, such as `helpful`.
+        label,
+        /// The domain the feedback is about.
+        domain_key,
+        /// The topic the feedback is about.
+        topic_key,
+        /// An idempotency key, sent as `requestId` and `x-request-id`.
+        request_id,
     }
 
     /// Any JSON object of your own.

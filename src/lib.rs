@@ -5,6 +5,9 @@
 // break those patterns. A test pins `Error`'s size instead.
 #![allow(clippy::result_large_err)]
 
+#[macro_use]
+mod macros;
+
 mod approvals;
 mod cancel;
 mod client;

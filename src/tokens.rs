@@ -138,16 +138,6 @@ pub struct RuntimeTokenRequest {
     request_id: Option<String>,
 }
 
-macro_rules! text_setters {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
-        $(#[$doc])*
-        pub fn $name(mut self, value: impl Into<String>) -> Self {
-            self.$name = Some(value.into());
-            self
-        }
-    )*};
-}
-
 impl RuntimeTokenRequest {
     /// A token for this external app (path) and deployment (body).
     pub fn new(external_app_id: impl Into<String>, deployment_id: impl Into<String>) -> Self {
