@@ -3,6 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::io::{BufReader, Read};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -348,7 +349,6 @@ fn backoff(failures: u32) -> Duration {
 
 /// Between half and all of `d`, so that many clients do not reconnect in step.
 fn jittered(d: Duration) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
     let random = RandomState::new().hash_one(std::time::Instant::now());
     let fraction = (random % 1000) as f64 / 1000.0;
     d.mul_f64(0.5 + fraction / 2.0)
@@ -357,12 +357,15 @@ fn jittered(d: Duration) -> Duration {
 /// The ids already yielded: the highest numeric one, and a few recent others.
 /// Only a resumed connection is checked against them: a server may send ids
 /// in any order, but one that resumes repeats only what came before.
+/// Other ids are remembered by a 64-bit hash, so that recording one
+/// allocates nothing; a collision (odds 2^-64) would skip one repeat check.
 #[derive(Default)]
 struct SeenIds {
     resumed: bool,
     highest: Option<u64>,
-    recent: HashSet<String>,
-    order: VecDeque<String>,
+    hasher: RandomState,
+    recent: HashSet<u64>,
+    order: VecDeque<u64>,
 }
 
 impl SeenIds {
@@ -380,7 +383,8 @@ impl SeenIds {
             self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
             return true;
         }
-        if self.recent.contains(id) {
+        let hash = self.hasher.hash_one(id);
+        if self.recent.contains(&hash) {
             return !self.resumed;
         }
         if self.order.len() == REMEMBERED_IDS {
@@ -388,8 +392,8 @@ impl SeenIds {
                 self.recent.remove(&oldest);
             }
         }
-        self.recent.insert(id.to_owned());
-        self.order.push_back(id.to_owned());
+        self.recent.insert(hash);
+        self.order.push_back(hash);
         true
     }
 }
