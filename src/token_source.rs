@@ -296,6 +296,14 @@ mod tests {
     use super::*;
     use crate::transport::{Transport, TransportRequest, TransportResponse};
 
+    fn answer(status: u16, body: &'static str) -> TransportResponse {
+        TransportResponse {
+            status,
+            headers: Vec::new(),
+            body: Box::new(std::io::Cursor::new(body)),
+        }
+    }
+
     /// Answers mints with `status`, but only once the test opens the gate.
     struct Gate {
         status: u16,
@@ -314,11 +322,7 @@ mod tests {
             } else {
                 r#"{"message":"mint service down"}"#
             };
-            Ok(TransportResponse {
-                status: self.status,
-                headers: Vec::new(),
-                body: Box::new(std::io::Cursor::new(body)),
-            })
+            Ok(answer(self.status, body))
         }
     }
 
@@ -426,11 +430,7 @@ mod tests {
             fn send(&self, _: TransportRequest) -> crate::Result<TransportResponse> {
                 let first = std::mem::replace(&mut *self.0.lock().unwrap(), false);
                 assert!(!first, "the transport broke");
-                Ok(TransportResponse {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: Box::new(std::io::Cursor::new(r#"{"token":"eyJ.after.panic"}"#)),
-                })
+                Ok(answer(200, r#"{"token":"eyJ.after.panic"}"#))
             }
         }
         let transport = PanicsOnce(Mutex::new(true));

@@ -2,12 +2,15 @@
 //! calls: minting, rotating, revoking, and how minted tokens fare on the
 //! runtime endpoints.
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
+use common::raw_agent as agent;
 use serde_json::{Value, json};
 use zaby::testing::FakeRuntime;
 
@@ -17,16 +20,6 @@ const APP: &str = "app-7f3c";
 const DEPLOYMENT: &str = "dep-42";
 const EXPIRED: &str = "MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED";
 const EXHAUSTED: &str = "MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED";
-/// Bounds every test: no call may wait longer than this.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(LIMIT))
-        .build()
-        .into()
-}
 
 struct Answer {
     status: u16,

@@ -1,25 +1,18 @@
 //! The fake runtime over real HTTP, driven with raw ureq calls and raw sockets.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::{LIMIT, raw_agent as agent};
 use serde_json::{Value, json};
 use zaby::testing::FakeRuntime;
 
 const PREFIX: &str = "/api/v1/agent-runtime";
-/// Bounds every test: no call may wait longer than this.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(LIMIT))
-        .build()
-        .into()
-}
 
 struct Answer {
     status: u16,

@@ -9,6 +9,19 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
+/// Bounds every test: no call may wait longer than this.
+pub const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A raw ureq agent for talking HTTP without the client: every status is an
+/// answer, and no call waits longer than [`LIMIT`].
+pub fn raw_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(LIMIT))
+        .build()
+        .into()
+}
+
 /// One request as the server read it.
 #[derive(Clone, Debug)]
 pub struct Seen {
