@@ -185,36 +185,37 @@ impl EventStream {
     }
 
     /// Reconnects after a cut, as often as allowed; `Err` ends the stream.
-    fn resume(&mut self, why: &str) -> std::result::Result<(), Option<Error>> {
+    /// (A cancel during the wait is an error too, which `fail` keeps quiet.)
+    fn resume(&mut self, why: &str) -> Result<()> {
         let Some(last_id) = self.reader.last_event_id().map(str::to_owned) else {
-            return Err(Some(Error::Stream(format!(
+            return Err(Error::Stream(format!(
                 "{why}, and no event id was seen to resume from: the stream was cut short"
-            ))));
+            )));
         };
         // A resume sends the id back in a header: one that cannot go there ends it.
         if !last_id
             .bytes()
             .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
         {
-            return Err(Some(Error::Stream(format!(
+            return Err(Error::Stream(format!(
                 "{why}, and the last event id cannot be sent back in a header to resume"
-            ))));
+            )));
         }
         // Waits longer than the retry policy's longest are not slept on.
         let longest = self.client.core.settings.retries.longest_wait();
         let mut retry_after = None;
         loop {
             if self.failures_in_row >= self.client.max_reconnects {
-                return Err(Some(Error::Stream(format!(
+                return Err(Error::Stream(format!(
                     "{why}; the stream was cut short and {} reconnects in a row did not bring it back",
                     self.failures_in_row
-                ))));
+                )));
             }
             let wait = retry_after
                 .or(self.reader.retry().map(|d| d.min(longest)))
                 .unwrap_or_else(|| jittered(backoff(self.failures_in_row)));
             if self.cancel.sleep(wait) {
-                return Err(None);
+                return Err(Error::Stream("cancelled".to_owned()));
             }
             self.failures_in_row += 1;
             self.reconnects += 1;
@@ -232,11 +233,10 @@ impl EventStream {
                         .replace_reader(BufReader::with_capacity(BUFFER, body));
                     return Ok(());
                 }
-                Err(e) if e.retry_after().is_some_and(|wait| wait > longest) => {
-                    return Err(Some(e));
+                Err(e) if e.is_retryable() && e.retry_after().is_none_or(|w| w <= longest) => {
+                    retry_after = e.retry_after();
                 }
-                Err(e) if e.is_retryable() => retry_after = e.retry_after(),
-                Err(e) => return Err(Some(e)),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -289,13 +289,7 @@ impl Iterator for EventStream {
                 continue;
             }
             if let Err(error) = self.resume(&why) {
-                return match error {
-                    Some(error) => self.fail(error),
-                    None => {
-                        self.finish();
-                        None
-                    }
-                };
+                return self.fail(error);
             }
         }
     }
