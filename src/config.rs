@@ -182,7 +182,7 @@ fn env_var(name: &str) -> Option<String> {
 
 /// An absolute http(s) URL, without trailing `/`; plain http only to loopback
 /// unless allowed, so a bearer token never crosses a network in clear text by accident.
-pub(crate) fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
+fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
     let trimmed = origin.trim().trim_end_matches('/');
     let bad = |why: &str| {
         Err(Error::Config(format!(

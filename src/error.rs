@@ -263,7 +263,7 @@ impl Error {
 }
 
 /// 408, 429 and 5xx: the statuses worth another try.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
+fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500..=599)
 }
 

@@ -346,7 +346,7 @@ fn is_token_refusal(e: &Error) -> bool {
 }
 
 /// Reads a body up to `cap` bytes; a larger one is an error, not read whole.
-pub(crate) fn read_capped(body: Box<dyn Read + Send>, cap: u64) -> Result<Vec<u8>> {
+fn read_capped(body: Box<dyn Read + Send>, cap: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     body.take(cap + 1)
         .read_to_end(&mut bytes)
@@ -362,7 +362,7 @@ pub(crate) fn read_capped(body: Box<dyn Read + Send>, cap: u64) -> Result<Vec<u8
 }
 
 /// An I/O error while reading an answer: a timeout, or a broken connection.
-pub(crate) fn io_error(e: std::io::Error) -> Error {
+fn io_error(e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
             Error::Timeout(format!("reading the answer ({e})"))

@@ -101,7 +101,7 @@ pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<
 }
 
 /// Header names that carry a credential.
-pub(crate) fn is_secret_header(name: &str) -> bool {
+fn is_secret_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-zaby-api-key")
 }
 
@@ -328,9 +328,7 @@ impl HttpTransport {
     }
 }
 
-pub(crate) fn into_transport_response(
-    response: ureq::http::Response<ureq::Body>,
-) -> TransportResponse {
+fn into_transport_response(response: ureq::http::Response<ureq::Body>) -> TransportResponse {
     let (parts, body) = response.into_parts();
     let headers = parts
         .headers
@@ -372,7 +370,7 @@ impl<R: Read> Read for TimeoutAware<R> {
 /// Maps ureq's error to ours: timeouts and connection failures keep their
 /// kinds; TLS and protocol failures, which a retry would not heal, are
 /// connection errors of kind `InvalidData`, which are not retryable.
-pub(crate) fn from_ureq(e: ureq::Error) -> Error {
+fn from_ureq(e: ureq::Error) -> Error {
     match e {
         ureq::Error::Timeout(what) => Error::Timeout(format!("waiting for the server ({what})")),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
