@@ -304,6 +304,19 @@ mod tests {
         }
     }
 
+    /// A minting source whose mints go to `transport`.
+    fn source_over(transport: impl Transport + 'static) -> Arc<MintingTokenSource> {
+        let zaby = Zaby::builder()
+            .api_key("zk_test_key_123")
+            .transport(transport)
+            .build()
+            .unwrap();
+        Arc::new(MintingTokenSource::new(
+            zaby,
+            RuntimeTokenRequest::new("a", "d"),
+        ))
+    }
+
     /// Answers mints with `status`, but only once the test opens the gate.
     struct Gate {
         status: u16,
@@ -343,15 +356,7 @@ mod tests {
             arrived,
             open: Mutex::new(gate),
         };
-        let zaby = Zaby::builder()
-            .api_key("zk_test_key_123")
-            .transport(transport)
-            .build()
-            .unwrap();
-        let source = Arc::new(MintingTokenSource::new(
-            zaby,
-            RuntimeTokenRequest::new("a", "d"),
-        ));
+        let source = source_over(transport);
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let source = source.clone();
@@ -434,15 +439,7 @@ mod tests {
             }
         }
         let transport = PanicsOnce(Mutex::new(true));
-        let zaby = Zaby::builder()
-            .api_key("zk_test_key_123")
-            .transport(transport)
-            .build()
-            .unwrap();
-        let source = Arc::new(MintingTokenSource::new(
-            zaby,
-            RuntimeTokenRequest::new("a", "d"),
-        ));
+        let source = source_over(transport);
         let first = {
             let source = source.clone();
             std::thread::spawn(move || source.token().map_err(|e| e.to_string()))
