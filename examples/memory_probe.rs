@@ -11,7 +11,6 @@
 //! one event at a time, not the run.
 
 // `zaby::Error` is deliberately unboxed.
-#![allow(clippy::result_large_err)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

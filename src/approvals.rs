@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::request::{Call, segment};
+use crate::call::Call;
+use crate::path::segment;
 use crate::runs::run_path;
 use crate::{Result, ZabyRuntime};
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ZabyGlobalConfig, resolve};
-use crate::request::{Core, Credential, ProviderSource, SecretProvider, check_secret};
+use crate::credential::{Credential, ProviderSource, SecretProvider, check_secret};
+use crate::pipeline::Core;
 use crate::transport::{HttpTransport, Transport};
 use crate::{Approvals, Error, FeedbackApi, Result, Runs, TokenSource};
 

@@ -17,29 +17,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// 401: the token was missing, malformed or rejected.
     #[error("authentication failed: {0}")]
-    Auth(ApiError),
+    Auth(Box<ApiError>),
     /// The runtime token has expired (code `MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED`): mint a new one.
     #[error("runtime token expired: {0}")]
-    TokenExpired(ApiError),
+    TokenExpired(Box<ApiError>),
     /// 403: the token may not do this.
     #[error("permission denied: {0}")]
-    Permission(ApiError),
+    Permission(Box<ApiError>),
     /// The runtime token has no uses left
     /// (code `MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED`): mint a new one.
     #[error("runtime token used up: {0}")]
-    TokenExhausted(ApiError),
+    TokenExhausted(Box<ApiError>),
     /// 404: no such run, approval or route.
     #[error("not found: {0}")]
-    NotFound(ApiError),
+    NotFound(Box<ApiError>),
     /// 400 or 422: the server rejected the request's content.
     #[error("request rejected: {0}")]
-    Validation(ApiError),
+    Validation(Box<ApiError>),
     /// 429: too many requests; see [`Error::retry_after`].
     #[error("rate limited: {0}")]
-    RateLimited(ApiError),
+    RateLimited(Box<ApiError>),
     /// Any other non-2xx answer (5xx, an unfollowable redirect, …).
     #[error("{0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The connection could not be made or broke before an answer arrived.
     #[error("connection failed: {0}")]
     Connection(std::io::Error),
@@ -52,9 +52,15 @@ pub enum Error {
     /// A 2xx answer whose body was not the JSON expected; the raw body is kept.
     #[error("{0}")]
     Decode(DecodeError),
-    /// The client was configured wrongly; nothing was sent.
+    /// The client was configured wrongly, or its token or API key provider
+    /// failed for good; nothing was sent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The token or API key provider failed for a passing reason (say, the
+    /// provisioning API answered 503); the cause is its
+    /// [`source`](std::error::Error::source), and the error is retryable.
+    #[error(transparent)]
+    Credential(CredentialError),
     /// An argument was not acceptable; nothing was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -78,7 +84,11 @@ macro_rules! api_variants {
 }
 
 /// A non-2xx answer from the Zaby API.
+///
+/// Boxed inside [`Error`] so that `Result<T, zaby::Error>` stays small; its
+/// fields read through the box as they are (`e.status`, `e.message`).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
@@ -96,19 +106,23 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (status {}", self.message, self.status)?;
-        if let Some(code) = &self.code {
-            write!(f, ", code {code}")?;
+        f.write_str(&self.message)?;
+        // The default message names the status already: say it once.
+        let status = (!self.message.contains(&format!("status {}", self.status)))
+            .then(|| format!("status {}", self.status));
+        let code = self.code.as_ref().map(|c| format!("code {c}"));
+        let id = self.request_id.as_ref().map(|i| format!("request id {i}"));
+        let details: Vec<String> = [status, code, id].into_iter().flatten().collect();
+        if !details.is_empty() {
+            write!(f, " ({})", details.join(", "))?;
         }
-        if let Some(id) = &self.request_id {
-            write!(f, ", request id {id}")?;
-        }
-        f.write_str(")")
+        Ok(())
     }
 }
 
 /// A 2xx answer whose body could not be read as the JSON expected.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct DecodeError {
     /// What was wrong, e.g. `expected a run: missing field runId`.
     pub message: String,
@@ -122,7 +136,56 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// A token or API key provider's failure that a retry may heal.
+#[derive(Debug)]
+pub struct CredentialError {
+    what: &'static str,
+    source: crate::credential::TokenError,
+}
+
+impl std::fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the {} provider failed: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for CredentialError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 impl Error {
+    /// The error for a provider's failure: retryable when a [`Error`] in its
+    /// cause chain is, otherwise a [`Error::Config`] quoting it.
+    pub(crate) fn from_provider(
+        what: &'static str,
+        source: crate::credential::TokenError,
+    ) -> Error {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
+        while let Some(e) = cause {
+            if let Some(e) = e.downcast_ref::<Error>() {
+                if e.is_retryable() {
+                    return Error::Credential(CredentialError { what, source });
+                }
+                break;
+            }
+            cause = e.source();
+        }
+        Error::Config(format!("the {what} provider failed: {source}"))
+    }
+
+    /// An I/O error while `doing` something with the server: a timeout is
+    /// [`Error::Timeout`], anything else [`Error::Connection`]. The one place
+    /// where an I/O failure gets its kind.
+    pub(crate) fn from_io(e: std::io::Error, doing: &str) -> Error {
+        if is_timeout(&e) {
+            Error::Timeout(format!("{doing} ({e})"))
+        } else {
+            Error::Connection(e)
+        }
+    }
+
     /// The API error inside, for the variants that carry one.
     ///
     /// # Example
@@ -137,7 +200,7 @@ impl Error {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn api_error(&self) -> Option<&ApiError> {
-        api_variants!(self, e => e)
+        api_variants!(self, e => &**e)
     }
 
     /// The HTTP status of an API error.
@@ -227,7 +290,7 @@ impl Error {
         match self {
             // A TLS or protocol failure (kind `InvalidData`) will not heal by retrying.
             Error::Connection(e) => e.kind() != std::io::ErrorKind::InvalidData,
-            Error::Timeout(_) => true,
+            Error::Timeout(_) | Error::Credential(_) => true,
             _ => self.status().is_some_and(is_retryable_status),
         }
     }
@@ -239,7 +302,7 @@ impl Error {
                 mask_str(&mut e.message, secret);
                 mask_str(&mut e.body, secret);
             }
-        } else if let Some(e) = api_variants!(&mut self, e => e) {
+        } else if let Some(e) = api_variants!(&mut self, e => &mut **e) {
             e.mask(secret);
         }
         self
@@ -247,6 +310,7 @@ impl Error {
 
     /// Builds the typed error for a non-2xx answer. Codes decide before statuses.
     pub(crate) fn from_api(e: ApiError) -> Error {
+        let e = Box::new(e);
         match (e.code.as_deref(), e.status) {
             (Some("MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"), _) => Error::TokenExpired(e),
             (Some("MANAGED_AGENT_RUNTIME_TOKEN_GRANT_MAX_USES_EXCEEDED"), _) => {
@@ -260,6 +324,14 @@ impl Error {
             _ => Error::Api(e),
         }
     }
+}
+
+/// Whether an I/O error is a read that waited too long.
+pub(crate) fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// 408, 429 and 5xx: the statuses worth another try.
@@ -420,6 +492,10 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn error_size_is_pinned() {
         // Returned by every call: a change in size should be a decision (the README states it).
-        assert_eq!(std::mem::size_of::<Error>(), 136);
+        assert!(
+            std::mem::size_of::<Error>() <= 64,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

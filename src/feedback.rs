@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::request::Call;
+use crate::call::Call;
 use crate::runs::run_path;
 use crate::{Error, Result, ZabyRuntime};
 

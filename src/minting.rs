@@ -1,59 +1,11 @@
-//! Token sources: where a runtime client gets its token, and one that keeps
-//! it fresh by minting through the provisioning API.
+//! A token source that keeps a runtime token fresh by minting it through
+//! the provisioning API.
 
 use std::fmt;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::{RuntimeToken, RuntimeTokenRequest, Zaby};
-
-/// The error a token source returns.
-pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Gives a runtime client its token, asked before every request.
-///
-/// When the server refuses a token as expired or used up, the client calls
-/// [`invalidate`](TokenSource::invalidate) with it and repeats the call once
-/// with the next token: every GET, `POST /runs` (same request id), opening
-/// and resuming a stream. Approvals and feedback are not repeated.
-///
-/// # Example
-/// ```
-/// use zaby::{TokenError, TokenSource};
-///
-/// struct FromFile;
-/// impl TokenSource for FromFile {
-///     fn token(&self) -> Result<String, TokenError> {
-///         Ok(std::fs::read_to_string("/run/secrets/zaby-token")?.trim().to_owned())
-///     }
-/// }
-/// let runtime = zaby::ZabyRuntime::builder().token_source(FromFile).build()?;
-/// # let _ = runtime;
-/// # Ok::<(), zaby::Error>(())
-/// ```
-pub trait TokenSource: Send + Sync {
-    /// The token to send now.
-    ///
-    /// # Errors
-    /// Whatever kept the source from having one; the call fails with
-    /// [`crate::Error::Config`] carrying its message.
-    fn token(&self) -> Result<String, TokenError>;
-
-    /// Called with the token that the server said expired or is used up. A
-    /// stale call (a newer token was obtained since) must keep the newer one.
-    fn invalidate(&self, _token: &str) {}
-}
-
-/// One source shared by several clients (or kept to look at).
-impl<T: TokenSource + ?Sized> TokenSource for std::sync::Arc<T> {
-    fn token(&self) -> Result<String, TokenError> {
-        (**self).token()
-    }
-
-    fn invalidate(&self, token: &str) {
-        (**self).invalidate(token)
-    }
-}
+use crate::{Error, RuntimeToken, RuntimeTokenRequest, TokenError, TokenSource, Zaby};
 
 /// A [`TokenSource`] that mints runtime tokens through [`Zaby`], for trusted
 /// server code holding the API key.
@@ -95,7 +47,7 @@ struct MintState {
     /// Bumped by every mint, so waiters know theirs is over.
     generation: u64,
     /// The last mint's error, for the threads that waited on it.
-    error: Option<String>,
+    error: Option<Arc<Error>>,
 }
 
 struct Held {
@@ -128,15 +80,16 @@ impl Drop for MintGuard<'_> {
             let mut state = self.source.lock();
             state.minting = false;
             state.generation += 1;
-            state.error = Some("the mint panicked".to_owned());
+            state.error = Some(Arc::new(Error::Config("the mint panicked".to_owned())));
             self.source.minted.notify_all();
         }
     }
 }
 
-/// The message of a failed mint, handed to every thread that waited for it.
+/// A failed mint, handed to every thread that waited for it; its source is
+/// the provisioning call's error, so a retryable one stays retryable.
 #[derive(Debug)]
-struct MintFailed(String);
+struct MintFailed(Arc<Error>);
 
 impl fmt::Display for MintFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,7 +97,11 @@ impl fmt::Display for MintFailed {
     }
 }
 
-impl std::error::Error for MintFailed {}
+impl std::error::Error for MintFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
 
 impl MintingTokenSource {
     /// A source minting with `request`; nothing is minted until the first token is asked for.
@@ -228,7 +185,7 @@ impl TokenSource for MintingTokenSource {
                 .unwrap_or_else(|e| e.into_inner());
             state.waiting -= 1;
             if let Some(error) = &state.error {
-                return Err(Box::new(MintFailed(error.clone())));
+                return Err(Box::new(MintFailed(Arc::clone(error))));
             }
             if let Some(held) = state.current.as_mut() {
                 held.handed_out += 1;
@@ -270,8 +227,9 @@ impl TokenSource for MintingTokenSource {
                     // A refused rotation would be refused again: mint anew next time.
                     state.previous = None;
                 }
-                state.error = Some(e.to_string());
-                Err(Box::new(MintFailed(e.to_string())))
+                let error = Arc::new(e);
+                state.error = Some(Arc::clone(&error));
+                Err(Box::new(MintFailed(error)))
             }
         }
     }

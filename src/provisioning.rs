@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::client::{ClientOptions, shared_setters};
-use crate::request::Core;
+use crate::pipeline::Core;
 use crate::{Result, RuntimeTokens};
 
 /// The provisioning client, for trusted server code: it holds the tenant API

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::Error;
+use crate::backoff::Backoff;
 
 /// How failed calls are retried. The default, [`RetryPolicy::none`], never retries.
 ///
@@ -27,8 +28,7 @@ pub struct RetryPolicy {
     retries: u32,
     methods: Vec<String>,
     statuses: Vec<u16>,
-    initial: Duration,
-    max_backoff: Duration,
+    backoff: Backoff,
     max_wait: Duration,
 }
 
@@ -38,8 +38,11 @@ impl Default for RetryPolicy {
             retries: 0,
             methods: ["GET", "HEAD", "OPTIONS"].map(String::from).to_vec(),
             statuses: vec![408, 429, 500, 502, 503, 504],
-            initial: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(1),
+                jitter: false,
+            },
             max_wait: Duration::from_secs(30),
         }
     }
@@ -98,8 +101,8 @@ impl RetryPolicy {
 
     /// The first wait and the longest computed wait. Defaults to 100 ms and 1 s.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial = initial;
-        self.max_backoff = max;
+        self.backoff.initial = initial;
+        self.backoff.max = max;
         self
     }
 
@@ -112,11 +115,6 @@ impl RetryPolicy {
     /// How many retries at most.
     pub fn max_retries(&self) -> u32 {
         self.retries
-    }
-
-    /// The longest wait slept on (a `retry-after` beyond it is returned instead).
-    pub(crate) fn longest_wait(&self) -> Duration {
-        self.max_wait
     }
 
     /// Whether the retry number `attempt` (from 0) of `method` may follow `error`,
@@ -135,7 +133,12 @@ impl RetryPolicy {
             return None;
         }
         let status = match error {
-            Error::Connection(_) | Error::Timeout(_) if error.is_retryable() => 503,
+            // No answer came (or none from this API): as a 503.
+            Error::Connection(_) | Error::Timeout(_) | Error::Credential(_)
+                if error.is_retryable() =>
+            {
+                503
+            }
             _ => error.status()?,
         };
         if !self.statuses.contains(&status) {
@@ -144,13 +147,8 @@ impl RetryPolicy {
         match error.retry_after() {
             Some(wait) if wait > self.max_wait => None,
             Some(wait) => Some(wait),
-            None => Some(self.backoff_for(attempt)),
+            None => Some(self.backoff.delay(attempt)),
         }
-    }
-
-    fn backoff_for(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.min(31));
-        self.initial.saturating_mul(factor).min(self.max_backoff)
     }
 }
 

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::request::{Call, json_or_null, new_request_id, segment};
+use crate::body::json_or_null;
+use crate::call::{Call, new_request_id};
+use crate::path::segment;
 use crate::{EventStream, Result, SseEvent, ZabyRuntime};
 
 /// Run calls, from [`ZabyRuntime::runs`].
@@ -279,6 +281,7 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u6
 
 /// The status of a run. Unknown statuses are kept, never an error.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RunStatus {
     /// `COMPLETED`: `final_output` holds the answer.
     Completed,

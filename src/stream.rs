@@ -8,16 +8,39 @@ use std::io::{BufReader, Read};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::request::Call;
+use crate::backoff::Backoff;
+use crate::call::Call;
+use crate::pipeline::Answer;
 use crate::sse::{ReadError, SseReader, is_timeout};
 use crate::transport::header;
 use crate::{CancelHandle, Error, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.
 const BUFFER: usize = 16 * 1024;
-/// The client's own reconnect backoff, when the server sent no `retry:`.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How a cut stream resumes: its own policy, apart from the call retries.
+/// Without a `retry:` from the server it waits 250 ms doubling to 5 s,
+/// jittered; a server's wait (`retry:` or `retry-after`) longer than
+/// `max_wait` is not slept on.
+struct ResumePolicy {
+    max_reconnects: u32,
+    backoff: Backoff,
+    max_wait: Duration,
+}
+
+impl ResumePolicy {
+    fn new(max_reconnects: u32) -> ResumePolicy {
+        ResumePolicy {
+            max_reconnects,
+            backoff: Backoff {
+                initial: Duration::from_millis(250),
+                max: Duration::from_secs(5),
+                jitter: true,
+            },
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
 /// Non-numeric ids remembered to skip repeats after a resume.
 const REMEMBERED_IDS: usize = 256;
 
@@ -56,6 +79,7 @@ pub struct EventStream {
     path: String,
     reader: SseReader<Body>,
     cancel: CancelHandle,
+    resume: ResumePolicy,
     seen: SeenIds,
     reconnects: u32,
     failures_in_row: u32,
@@ -78,12 +102,14 @@ impl EventStream {
     pub(crate) fn open(client: &ZabyRuntime, path: String) -> Result<EventStream> {
         let cancel = CancelHandle::new();
         let body = connect(client, &path, None, &cancel, None)?;
+        let resume = ResumePolicy::new(client.max_reconnects);
         Ok(EventStream {
             client: client.clone(),
             path,
             reader: SseReader::new(BufReader::with_capacity(BUFFER, body))
                 .with_max_event_size(client.stream_max_event_size),
             cancel,
+            resume,
             seen: SeenIds::default(),
             reconnects: 0,
             failures_in_row: 0,
@@ -201,19 +227,18 @@ impl EventStream {
                 "{why}, and the last event id cannot be sent back in a header to resume"
             )));
         }
-        // Waits longer than the retry policy's longest are not slept on.
-        let longest = self.client.core.settings.retries.longest_wait();
+        let policy = &self.resume;
         let mut retry_after = None;
         loop {
-            if self.failures_in_row >= self.client.max_reconnects {
+            if self.failures_in_row >= policy.max_reconnects {
                 return Err(Error::Stream(format!(
                     "{why}; the stream was cut short and {} reconnects in a row did not bring it back",
                     self.failures_in_row
                 )));
             }
             let wait = retry_after
-                .or(self.reader.retry().map(|d| d.min(longest)))
-                .unwrap_or_else(|| jittered(backoff(self.failures_in_row)));
+                .or(self.reader.retry().map(|d| d.min(policy.max_wait)))
+                .unwrap_or_else(|| policy.backoff.delay(self.failures_in_row));
             if self.cancel.sleep(wait) {
                 return Err(Error::Stream("cancelled".to_owned()));
             }
@@ -233,7 +258,9 @@ impl EventStream {
                         .replace_reader(BufReader::with_capacity(BUFFER, body));
                     return Ok(());
                 }
-                Err(e) if e.is_retryable() && e.retry_after().is_none_or(|w| w <= longest) => {
+                Err(e)
+                    if e.is_retryable() && e.retry_after().is_none_or(|w| w <= policy.max_wait) =>
+                {
                     retry_after = e.retry_after();
                 }
                 Err(e) => return Err(e),
@@ -241,6 +268,9 @@ impl EventStream {
         }
     }
 }
+
+/// Once it has ended, it stays ended.
+impl std::iter::FusedIterator for EventStream {}
 
 impl Drop for EventStream {
     /// Releases what a cancel would have interrupted (the stream's agent),
@@ -304,16 +334,15 @@ fn connect(
     cancel: &CancelHandle,
     resume_attempt: Option<u32>,
 ) -> Result<Box<dyn Read + Send>> {
-    let mut call = Call::get(path.to_owned());
-    call.stream = Some(client.stream_idle_timeout);
-    call.cancel = Some(cancel.clone());
-    if let Some(id) = last_event_id {
-        call.extra_headers
-            .push(("last-event-id".to_owned(), id.to_owned()));
-    }
-    let (response, _) = match resume_attempt {
+    let call = Call::stream(
+        path.to_owned(),
+        client.stream_idle_timeout,
+        cancel.clone(),
+        last_event_id.map(str::to_owned),
+    );
+    let Answer { response, .. } = match resume_attempt {
         None => client.core.send(&call)?,
-        Some(attempt) => client.core.send_once(&call, attempt)?,
+        Some(attempt) => client.core.attempt(&call, attempt)?,
     };
     if response.status == 204 {
         return Err(Error::Stream(
@@ -332,20 +361,6 @@ fn connect(
         }
     }
     Ok(response.body)
-}
-
-/// The client's own backoff: 250 ms doubling to 5 s.
-fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(1 << failures.min(5))
-        .min(MAX_BACKOFF)
-}
-
-/// Between half and all of `d`, so that many clients do not reconnect in step.
-fn jittered(d: Duration) -> Duration {
-    let random = RandomState::new().hash_one(std::time::Instant::now());
-    let fraction = (random % 1000) as f64 / 1000.0;
-    d.mul_f64(0.5 + fraction / 2.0)
 }
 
 /// The ids already yielded: the highest numeric one, and a few recent others.
@@ -397,6 +412,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resumes_back_off_from_250_ms_to_5_s_with_jitter() {
+        let policy = ResumePolicy::new(3);
+        let ms = Duration::from_millis;
+        for (attempt, full) in [(0, ms(250)), (1, ms(500)), (10, ms(5000))] {
+            let wait = policy.backoff.delay(attempt);
+            assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
+        }
+    }
+
+    #[test]
     fn only_a_resumed_connection_skips_what_was_yielded() {
         let mut seen = SeenIds::default();
         for id in ["10", "2", "3", "a", "a", "+5"] {
@@ -424,16 +449,5 @@ mod tests {
         assert_eq!(seen.recent.len(), REMEMBERED_IDS);
         assert!(seen.first_time(Some("id-0")), "the oldest was forgotten");
         assert!(!seen.first_time(Some(&format!("id-{REMEMBERED_IDS}"))));
-    }
-
-    #[test]
-    fn backoff_doubles_to_five_seconds_with_jitter_below_it() {
-        assert_eq!(backoff(0), Duration::from_millis(250));
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(10), Duration::from_secs(5));
-        for _ in 0..100 {
-            let d = jittered(Duration::from_secs(1));
-            assert!(d >= Duration::from_millis(500) && d <= Duration::from_secs(1));
-        }
     }
 }

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::request::{Call, decode, segment};
+use crate::body::decode;
+use crate::call::Call;
+use crate::path::segment;
 use crate::{DecodeError, Error, Result, Zaby};
 
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
@@ -218,6 +220,7 @@ impl RuntimeTokenRequest {
 /// A minted runtime token. `Debug` does not show the token.
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(from = "Wire")]
+#[non_exhaustive]
 pub struct RuntimeToken {
     /// The JWT to give [`crate::ZabyRuntime`].
     pub token: String,

@@ -115,6 +115,36 @@ pub struct TransportResponse {
     pub body: Box<dyn Read + Send>,
 }
 
+impl TransportResponse {
+    /// An answer, as a custom [`Transport`] builds it; header names are
+    /// lower-cased here so that the client finds them.
+    ///
+    /// # Example
+    /// ```
+    /// let answer = zaby::TransportResponse::new(
+    ///     200,
+    ///     vec![("Content-Type".into(), "application/json".into())],
+    ///     std::io::Cursor::new(br#"{"runId":"r1"}"#.to_vec()),
+    /// );
+    /// assert_eq!(answer.headers[0].0, "content-type");
+    /// ```
+    pub fn new(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: impl Read + Send + 'static,
+    ) -> Self {
+        let headers = headers
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        TransportResponse {
+            status,
+            headers,
+            body: Box::new(body),
+        }
+    }
+}
+
 impl fmt::Debug for TransportResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransportResponse")
@@ -373,17 +403,12 @@ impl<R: Read> Read for TimeoutAware<R> {
 fn from_ureq(e: ureq::Error) -> Error {
     match e {
         ureq::Error::Timeout(what) => Error::Timeout(format!("waiting for the server ({what})")),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            Error::Timeout(format!("waiting for the server ({io})"))
-        }
-        ureq::Error::Io(io) => Error::Connection(io),
+        ureq::Error::Io(io) => Error::from_io(io, "waiting for the server"),
         ureq::Error::BadUri(uri) => Error::InvalidInput(format!("bad URL {uri}")),
         e @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed) => {
-            Error::Connection(std::io::Error::other(e.to_string()))
+            Error::Connection(std::io::Error::other(e))
         }
-        other => Error::Connection(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            other.to_string(),
-        )),
+        // The ureq error stays the source: a TLS failure names its certificate problem.
+        other => Error::Connection(std::io::Error::new(std::io::ErrorKind::InvalidData, other)),
     }
 }

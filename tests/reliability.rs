@@ -2,7 +2,6 @@
 //! 429/503 storms, malformed and oversized answers, and many threads sharing
 //! one client without leaking connections.
 // Closures here return `zaby::Result`, whose error is deliberately unboxed.
-#![allow(clippy::result_large_err)]
 
 mod common;
 

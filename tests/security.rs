@@ -2,7 +2,6 @@
 //! never follows a redirect to another origin, plain http needs an explicit
 //! opt-in, and ids cannot change the request path.
 // Closures here return `zaby::Result`, whose error is deliberately unboxed.
-#![allow(clippy::result_large_err)]
 
 mod common;
 

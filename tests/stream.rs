@@ -1,7 +1,6 @@
 //! The live stream over loopback HTTP: ending at the run's end, resuming
 //! after cuts, idle timeouts, cancellation, and the channel for game loops.
 // Closures here return `zaby::Result`, whose error is deliberately unboxed.
-#![allow(clippy::result_large_err)]
 
 mod common;
 

@@ -139,3 +139,45 @@ fn a_wrong_api_key_is_an_auth_error_from_the_source() {
     );
     assert!(!format!("{err:?}").contains("zaby_sk_test_not_the_right_key"));
 }
+
+#[test]
+fn a_mint_answered_503_is_retryable_and_keeps_its_cause() {
+    let fake = FakeRuntime::start();
+    fake.fail_mints(1, 503);
+    let source = MintingTokenSource::new(provisioning(&fake), RuntimeTokenRequest::new("a", "d"));
+    let runtime = runtime(&fake, source);
+    let err = runtime.runs().start("hi").unwrap_err();
+    assert!(matches!(err, zaby::Error::Credential(_)), "{err:?}");
+    assert!(err.is_retryable());
+    let mut cause = std::error::Error::source(&err);
+    let mut status = None;
+    while let Some(e) = cause {
+        status = status.or(e
+            .downcast_ref::<zaby::Error>()
+            .and_then(zaby::Error::status));
+        cause = e.source();
+    }
+    assert_eq!(
+        status,
+        Some(503),
+        "the provisioning answer is in the source chain"
+    );
+    assert!(!format!("{err:?}").contains(&fake.api_key()));
+    // The failure passed: the next call mints and goes through.
+    assert!(runtime.runs().start("hi").is_ok());
+}
+
+#[test]
+fn retries_carry_a_run_start_past_a_failed_mint() {
+    let fake = FakeRuntime::start();
+    fake.fail_mints(1, 503);
+    let source = MintingTokenSource::new(provisioning(&fake), RuntimeTokenRequest::new("a", "d"));
+    let runtime = ZabyRuntime::builder()
+        .api_origin(fake.url())
+        .token_source(source)
+        .retries(zaby::RetryPolicy::attempts(1).backoff(Duration::ZERO, Duration::ZERO))
+        .build()
+        .unwrap();
+    assert!(runtime.runs().start("hi").is_ok());
+    assert_eq!(fake.mints(), 1);
+}

@@ -50,6 +50,7 @@ struct Canned {
 
 /// A request the [`MockTransport`] received. Its `Debug` hides the credential.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// `GET` or `POST`.
     pub method: String,
