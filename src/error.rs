@@ -297,11 +297,14 @@ impl Error {
 
     /// The same error with `secret` masked wherever it quotes what the server sent.
     pub(crate) fn masked(mut self, secret: &str) -> Error {
+        if secret.len() < MIN_MASKED {
+            return self;
+        }
         if let Error::Decode(e) = &mut self {
-            if secret.len() >= MIN_MASKED {
-                mask_str(&mut e.message, secret);
-                mask_str(&mut e.body, secret);
-            }
+            mask_str(&mut e.message, secret);
+            mask_str(&mut e.body, secret);
+        } else if let Error::Stream(message) = &mut self {
+            mask_str(message, secret);
         } else if let Some(e) = api_variants!(&mut self, e => &mut **e) {
             e.mask(secret);
         }

@@ -14,6 +14,7 @@ mod cancel;
 mod client;
 mod config;
 mod credential;
+mod deadline;
 mod error;
 mod event;
 mod feedback;

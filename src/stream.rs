@@ -187,10 +187,18 @@ impl EventStream {
         let cancel = self.cancel_handle();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            for item in self {
-                if tx.send(item).is_err() {
-                    break;
+            let forward = std::panic::AssertUnwindSafe(|| {
+                for item in self {
+                    if tx.send(item).is_err() {
+                        break;
+                    }
                 }
+            });
+            // A panic (in a token provider, say) is the last item, not a quiet end.
+            if std::panic::catch_unwind(forward).is_err() {
+                let _ = tx.send(Err(Error::Stream(
+                    "the stream's background thread panicked; the stream was cut short".to_owned(),
+                )));
             }
         });
         (rx, cancel)
@@ -340,7 +348,7 @@ fn connect(
         cancel.clone(),
         last_event_id.map(str::to_owned),
     );
-    let Answer { response, .. } = match resume_attempt {
+    let Answer { response, secret } = match resume_attempt {
         None => client.core.send(&call)?,
         Some(attempt) => client.core.attempt(&call, attempt)?,
     };
@@ -357,7 +365,8 @@ fn connect(
         {
             return Err(Error::Stream(format!(
                 "expected an event stream (text/event-stream) but the server sent {kind}"
-            )));
+            ))
+            .masked(&secret));
         }
     }
     Ok(response.body)

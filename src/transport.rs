@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, NextTimeout};
 
+use crate::body::MAX_ERROR_BODY;
+use crate::deadline::Deadline;
 use crate::{CancelHandle, Error, Result};
 
 /// Sends one HTTP request and returns the answer, whatever its status.
@@ -298,6 +300,10 @@ impl Transport for HttpTransport {
     /// A stream gets an agent of its own, so that shutting that agent down
     /// interrupts this stream's blocked read and nothing else. Streams are
     /// long-lived: the extra connection setup is small beside them.
+    ///
+    /// Opening is bounded by the call timeout as a whole: a deadline shuts
+    /// the agent down if the head, or the body of a non-2xx answer (read
+    /// here, capped), takes longer, however the server drips it.
     fn send_cancellable(
         &self,
         request: TransportRequest,
@@ -306,8 +312,17 @@ impl Transport for HttpTransport {
         let agent = new_agent(self.timeout, &self.resolver, &self.connector);
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
-        let response = self.run(&agent, request)?;
-        Ok(into_transport_response(response))
+        let expire = agent.clone();
+        let deadline = Deadline::arm(self.timeout, move || expire.shutdown());
+        let mut response = into_transport_response(self.run(&agent, request)?);
+        if !(200..300).contains(&response.status) {
+            // What came before the deadline explains the status well enough.
+            let mut body = Vec::new();
+            let _ = response.body.take(MAX_ERROR_BODY).read_to_end(&mut body);
+            response.body = Box::new(std::io::Cursor::new(body));
+        }
+        drop(deadline);
+        Ok(response)
     }
 }
 
@@ -324,7 +339,12 @@ impl HttpTransport {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let built = match request.body {
+        // A POST without a body says so with `content-length: 0`, never chunked.
+        let body = match request.body {
+            None if request.method != "GET" => Some(Vec::new()),
+            body => body,
+        };
+        let built = match body {
             Some(bytes) => builder
                 .body(bytes)
                 .map(|r| self.configure(agent, r, request.stream, request.timeout)),
