@@ -13,7 +13,6 @@ use common::{Conn, SSE_HEAD, TestServer, block};
 use zaby::{Error, Feedback, ZabyRuntime};
 
 const TOKEN: &str = "eyJhbGciOi-hostile-test-token";
-const RUNS: &str = "/api/v1/agent-runtime/runs";
 
 fn runtime(url: &str) -> ZabyRuntime {
     ZabyRuntime::builder()
