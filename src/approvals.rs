@@ -8,12 +8,29 @@ use crate::runs::run_path;
 use crate::{Result, ZabyRuntime};
 
 /// Approval calls, from [`ZabyRuntime::approvals`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Approvals<'a> {
     pub(crate) client: &'a ZabyRuntime,
+    pub(crate) options: crate::RequestOptions,
 }
 
 impl Approvals<'_> {
+    /// The same calls with these options (request id, headers, query,
+    /// timeout, retries, cancel handle).
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::RequestOptions;
+    /// let calls = runtime.approvals().with_options(RequestOptions::new().request_id("req-1"));
+    /// # let _ = calls;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn with_options(self, options: crate::RequestOptions) -> Self {
+        Approvals { options, ..self }
+    }
+
     /// Approves the request; the run goes on. Returns the server's JSON
     /// (`Value::Null` for an empty answer). Not retried unless the retry
     /// policy names `POST`.
@@ -57,6 +74,6 @@ impl Approvals<'_> {
         let path = run_path(run_id, &format!("/approvals/{approval}/{verb}"))?;
         self.client
             .core
-            .json_value(&Call::post(path, None::<&Value>)?)
+            .json_value(&Call::post(path, None::<&Value>)?.with_options(&self.options)?)
     }
 }

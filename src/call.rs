@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::{CancelHandle, Error, Result};
+use crate::{CancelHandle, Error, RequestOptions, Result};
 
 /// What kind of call this is.
 #[derive(Debug)]
@@ -35,6 +35,8 @@ pub(crate) struct Call {
     pub mode: Mode,
     /// Secrets in the body (a token being rotated), masked in errors too.
     pub secrets: Vec<String>,
+    /// The caller's options for this call: headers, timeout, retries, cancel.
+    pub options: RequestOptions,
 }
 
 impl Call {
@@ -47,6 +49,48 @@ impl Call {
             idempotent: false,
             mode: Mode::Json,
             secrets: Vec::new(),
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// The call with the caller's options: checked, the query appended, the
+    /// request id taken. Nothing is sent when they are refused.
+    pub(crate) fn with_options(mut self, options: &RequestOptions) -> Result<Call> {
+        options.check()?;
+        if options.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        crate::path::push_query(&mut self.path, &options.query);
+        if let Some(id) = &options.request_id {
+            self.request_id = Some(id.clone());
+            // The body's own requestId wins; otherwise it carries this one.
+            if let Some(body) = &mut self.body {
+                if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(body) {
+                    if !map.contains_key("requestId") {
+                        map.insert("requestId".to_owned(), id.clone().into());
+                        *body = serde_json::to_vec(&map).unwrap_or_else(|_| body.clone());
+                    }
+                }
+            }
+        }
+        self.options = options.clone();
+        Ok(self)
+    }
+
+    /// The cancel handle of this call, if it can be cancelled.
+    pub(crate) fn cancel(&self) -> Option<&CancelHandle> {
+        match &self.mode {
+            Mode::Stream { cancel, .. } => Some(cancel),
+            Mode::Json => self.options.cancel.as_ref(),
+        }
+    }
+
+    /// The error for `e`, unless the caller cancelled the call meanwhile.
+    pub(crate) fn unless_cancelled(&self, e: Error) -> Error {
+        if self.cancel().is_some_and(CancelHandle::is_cancelled) {
+            Error::Cancelled
+        } else {
+            e
         }
     }
 

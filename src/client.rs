@@ -91,7 +91,10 @@ impl ZabyRuntime {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn runs(&self) -> Runs<'_> {
-        Runs { client: self }
+        Runs {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
     }
 
     /// Answer approval requests.
@@ -103,7 +106,10 @@ impl ZabyRuntime {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn approvals(&self) -> Approvals<'_> {
-        Approvals { client: self }
+        Approvals {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
     }
 
     /// Send feedback on runs.
@@ -115,7 +121,10 @@ impl ZabyRuntime {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn feedback(&self) -> FeedbackApi<'_> {
-        FeedbackApi { client: self }
+        FeedbackApi {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
     }
 
     /// The origin calls go to, e.g. `https://genapi.zaby.io`.

@@ -1,42 +1,62 @@
 //! A timer that acts unless it is disarmed first: it bounds a blocking step
 //! that no read timeout can, such as an error body drip-fed a byte at a time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Runs its action after the given time unless dropped before. The waiting
 /// thread sleeps on a condition variable: it costs nothing while it waits.
 pub(crate) struct Deadline {
-    disarmed: Arc<(Mutex<bool>, Condvar)>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    disarmed: Mutex<bool>,
+    wake: Condvar,
+    fired: AtomicBool,
 }
 
 impl Deadline {
     pub(crate) fn arm(after: Duration, action: impl FnOnce() + Send + 'static) -> Deadline {
-        let disarmed = Arc::new((Mutex::new(false), Condvar::new()));
-        let shared = Arc::clone(&disarmed);
+        let shared = Arc::new(Shared {
+            disarmed: Mutex::new(false),
+            wake: Condvar::new(),
+            fired: AtomicBool::new(false),
+        });
+        let timer = Arc::clone(&shared);
         // Without a thread there is no deadline, and the read timeouts still apply.
         let _ = std::thread::Builder::new()
             .name("zaby-deadline".to_owned())
             .spawn(move || {
-                let (lock, wake) = &*shared;
-                let guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                let (guard, _) = wake
+                let guard = timer.disarmed.lock().unwrap_or_else(PoisonError::into_inner);
+                let (guard, _) = timer
+                    .wake
                     .wait_timeout_while(guard, after, |disarmed| !*disarmed)
                     .unwrap_or_else(PoisonError::into_inner);
                 if !*guard {
+                    timer.fired.store(true, Ordering::SeqCst);
                     drop(guard);
                     action();
                 }
             });
-        Deadline { disarmed }
+        Deadline { shared }
+    }
+
+    /// Whether the time ran out and the action ran (or is running).
+    pub(crate) fn fired(&self) -> bool {
+        self.shared.fired.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for Deadline {
     fn drop(&mut self) {
-        let (lock, wake) = &*self.disarmed;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        wake.notify_one();
+        *self
+            .shared
+            .disarmed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.wake.notify_one();
     }
 }
 
@@ -50,12 +70,15 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let fired = Deadline::arm(Duration::ZERO, move || tx.send(()).unwrap());
         rx.recv().unwrap();
+        assert!(fired.fired());
         drop(fired);
 
         let (tx, rx) = mpsc::channel::<()>();
-        drop(Deadline::arm(Duration::from_secs(3600), move || {
+        let disarmed = Deadline::arm(Duration::from_secs(3600), move || {
             let _ = tx.send(());
-        }));
+        });
+        assert!(!disarmed.fired());
+        drop(disarmed);
         // The thread ends on the drop without acting: the sender goes with it.
         assert!(rx.recv().is_err());
     }

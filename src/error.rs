@@ -64,6 +64,10 @@ pub enum Error {
     /// An argument was not acceptable; nothing was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The call was cancelled through its
+    /// [`RequestOptions::cancel_handle`](crate::RequestOptions::cancel_handle).
+    #[error("the call was cancelled")]
+    Cancelled,
 }
 
 /// `Some(body)` with `$e` bound to the `ApiError` of the variants carrying one.

@@ -8,12 +8,29 @@ use crate::runs::run_path;
 use crate::{Error, Result, ZabyRuntime};
 
 /// Feedback calls, from [`ZabyRuntime::feedback`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct FeedbackApi<'a> {
     pub(crate) client: &'a ZabyRuntime,
+    pub(crate) options: crate::RequestOptions,
 }
 
 impl FeedbackApi<'_> {
+    /// The same calls with these options (request id, headers, query,
+    /// timeout, retries, cancel handle).
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::RequestOptions;
+    /// let calls = runtime.feedback().with_options(RequestOptions::new().request_id("req-1"));
+    /// # let _ = calls;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn with_options(self, options: crate::RequestOptions) -> Self {
+        FeedbackApi { options, ..self }
+    }
+
     /// Sends feedback on a run. Returns the server's JSON (`Value::Null` for an
     /// empty answer). Not retried unless the retry policy names `POST`.
     ///
@@ -36,9 +53,24 @@ impl FeedbackApi<'_> {
                 "a rating is 1 to 5 stars, not {stars}"
             )));
         }
+        crate::runs::check_fields(
+            &feedback.extra,
+            &[
+                "rating",
+                "label",
+                "comment",
+                "domainKey",
+                "topicKey",
+                "metadata",
+                "requestId",
+            ],
+            "Feedback",
+        )?;
         let mut call = Call::post(run_path(run_id, "/feedback")?, Some(&feedback))?;
         call.request_id = feedback.request_id;
-        self.client.core.json_value(&call)
+        self.client
+            .core
+            .json_value(&call.with_options(&self.options)?)
     }
 }
 
@@ -69,6 +101,8 @@ pub struct Feedback {
     metadata: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 impl Feedback {
@@ -96,6 +130,21 @@ impl Feedback {
     /// Any JSON object of your own.
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
+        self
+    }
+
+    /// An extra body field; `Value::Null` is sent as `null`. A name one of
+    /// the setters owns (rating, label, comment, domainKey, topicKey,
+    /// metadata, requestId) fails [`FeedbackApi::create`] with
+    /// [`Error::InvalidInput`], nothing sent.
+    ///
+    /// # Example
+    /// ```
+    /// let feedback = zaby::Feedback::rating(5).field("sessionId", "s-1");
+    /// # let _ = feedback;
+    /// ```
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
         self
     }
 }

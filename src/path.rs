@@ -26,9 +26,37 @@ pub(crate) fn segment(id: &str, what: &str) -> Result<String> {
     Ok(utf8_percent_encode(id, SEGMENT).to_string())
 }
 
+/// Appends `pairs` to the path's query, form-encoded, in order.
+pub(crate) fn push_query(path: &mut String, pairs: &[(String, String)]) {
+    for (name, value) in pairs {
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.extend(url::form_urlencoded::byte_serialize(name.as_bytes()));
+        path.push('=');
+        path.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_pairs_are_encoded_and_appended_in_order() {
+        let mut path = "/runs/r1/events?limit=10".to_owned();
+        let pairs = [("a b", "c&d=e"), ("tag", "x"), ("tag", "y/é")];
+        let pairs: Vec<_> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        push_query(&mut path, &pairs);
+        assert_eq!(
+            path,
+            "/runs/r1/events?limit=10&a+b=c%26d%3De&tag=x&tag=y%2F%C3%A9"
+        );
+        let mut bare = "/x".to_owned();
+        push_query(&mut bare, &pairs[1..2]);
+        assert_eq!(bare, "/x?tag=x");
+    }
 
     #[test]
     fn segments_cannot_change_the_path() {

@@ -15,10 +15,9 @@
 
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::body::{MAX_ERROR_BODY, MAX_JSON_BODY, decode, json_or_null, read_capped};
+use crate::body::{MAX_ERROR_BODY, MAX_JSON_BODY, json_or_null, read_capped};
 use crate::call::{Call, Mode};
 use crate::config::Settings;
 use crate::credential::Credential;
@@ -46,11 +45,6 @@ impl Core {
         self.answer(call, json_or_null)
     }
 
-    /// Sends the call and decodes its JSON answer as `T`.
-    pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call, what: &str) -> Result<T> {
-        self.answer(call, |body| decode(body, what))
-    }
-
     /// Sends the call and reads its 2xx body (capped) with `read`. An error
     /// quoting the body has the secrets masked, as API errors do.
     pub(crate) fn answer<T>(
@@ -66,20 +60,30 @@ impl Core {
                     .iter()
                     .fold(e.masked(&secret), |e, s| e.masked(s))
             })
+            .map_err(|e| call.unless_cancelled(e))
     }
 
     /// Layer 1: tries the call as the retry policy allows; `Ok` only for a 2xx answer.
     pub(crate) fn send(&self, call: &Call) -> Result<Answer> {
+        let policy = call
+            .options
+            .retries
+            .as_ref()
+            .unwrap_or(&self.settings.retries);
         let mut attempt = 0;
         loop {
             let error = match self.attempt(call, attempt) {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
-            let policy = &self.settings.retries;
-            match policy.next_delay(attempt, call.method, call.idempotent, &error) {
-                Some(wait) => std::thread::sleep(wait),
-                None => return Err(error),
+            let Some(wait) = policy.next_delay(attempt, call.method, call.idempotent, &error)
+            else {
+                return Err(error);
+            };
+            match call.cancel() {
+                Some(cancel) if cancel.sleep(wait) => return Err(Error::Cancelled),
+                Some(_) => {}
+                None => std::thread::sleep(wait),
             }
             attempt += 1;
         }
@@ -90,6 +94,9 @@ impl Core {
     /// the token is invalidated and the request sent once more with the next.
     /// `attempt` counts the tries before this one, for the log.
     pub(crate) fn attempt(&self, call: &Call, attempt: u32) -> Result<Answer> {
+        if call.cancel().is_some_and(crate::CancelHandle::is_cancelled) {
+            return Err(Error::Cancelled);
+        }
         let secret = self.credential.get()?;
         let response = match self.logged(call, &secret, attempt) {
             Err(e) if self.credential.renews && is_token_refusal(&e) && call.repeatable() => {
@@ -139,10 +146,11 @@ impl Core {
         for hop in 0.. {
             let credential = with_credential.then_some(secret);
             let request = self.request(call, method, (&url, &path), body.clone(), credential);
-            let response = match &call.mode {
-                Mode::Stream { cancel, .. } => self.transport.send_cancellable(request, cancel)?,
-                Mode::Json => self.transport.send(request)?,
+            let sent = match call.cancel() {
+                Some(cancel) => self.transport.send_cancellable(request, cancel),
+                None => self.transport.send(request),
             };
+            let response = sent.map_err(|e| call.unless_cancelled(e))?;
             let status = response.status;
             if (200..300).contains(&status) {
                 return Ok(response);
@@ -220,6 +228,11 @@ impl Core {
         if let Some((_, Some(id))) = stream {
             headers.push(("last-event-id".to_owned(), id.clone()));
         }
+        headers.extend(call.options.headers.iter().cloned());
+        let timeout = match stream {
+            Some((idle, _)) => call.options.timeout.map_or(idle, Some),
+            None => Some(call.options.timeout.unwrap_or(self.settings.timeout)),
+        };
         TransportRequest {
             method: method.to_owned(),
             url: url.to_owned(),
@@ -227,7 +240,7 @@ impl Core {
             headers,
             body,
             stream: stream.is_some(),
-            timeout: stream.map_or(Some(self.settings.timeout), |(idle, _)| idle),
+            timeout,
         }
     }
 

@@ -68,7 +68,10 @@ impl Zaby {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn runtime_tokens(&self) -> RuntimeTokens<'_> {
-        RuntimeTokens { client: self }
+        RuntimeTokens {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
     }
 
     /// The origin calls go to.

@@ -3,15 +3,16 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::body::json_or_null;
+use crate::body::{decode, json_or_null};
 use crate::call::{Call, new_request_id};
 use crate::path::segment;
 use crate::{EventStream, Result, SseEvent, ZabyRuntime};
 
 /// Run calls, from [`ZabyRuntime::runs`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Runs<'a> {
     pub(crate) client: &'a ZabyRuntime,
+    pub(crate) options: crate::RequestOptions,
 }
 
 /// The path of a run's sub-resource, with the id encoded as one segment.
@@ -25,6 +26,22 @@ pub(crate) fn run_path(run_id: &str, rest: &str) -> Result<String> {
 pub(crate) const PREFIX: &str = "/api/v1/agent-runtime";
 
 impl Runs<'_> {
+    /// The same calls with these options (request id, headers, query,
+    /// timeout, retries, cancel handle).
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::RequestOptions;
+    /// let calls = runtime.runs().with_options(RequestOptions::new().request_id("req-1"));
+    /// # let _ = calls;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn with_options(self, options: crate::RequestOptions) -> Self {
+        Runs { options, ..self }
+    }
+
     /// Starts a run with the user's message and returns it as the server answered.
     ///
     /// The call carries a request id (yours, or a fresh one), the same on every
@@ -46,11 +63,17 @@ impl Runs<'_> {
     /// ```
     pub fn start(&self, input: impl Into<StartRun>) -> Result<Run> {
         let mut start = input.into();
-        let request_id = start.request_id.get_or_insert_with(new_request_id).clone();
+        start.check_fields()?;
+        // The same id on every try makes the start idempotent: the StartRun's,
+        // else the options', else a fresh one.
+        if self.options.request_id.is_none() {
+            start.request_id.get_or_insert_with(new_request_id);
+        }
         let mut call = Call::post(format!("{PREFIX}/runs"), Some(&start))?;
-        call.request_id = Some(request_id);
+        call.request_id = start.request_id.clone();
         call.idempotent = true;
-        self.client.core.json(&call, "a run")
+        let call = call.with_options(&self.options)?;
+        self.client.core.answer(&call, decode_run)
     }
 
     /// Connects to the run's live event stream. The connection is made now:
@@ -79,7 +102,7 @@ impl Runs<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn stream(&self, run_id: &str) -> Result<EventStream> {
-        EventStream::open(self.client, run_path(run_id, "/aiui")?)
+        EventStream::open(self.client, run_path(run_id, "/aiui")?, &self.options)
     }
 
     /// The events stored for a run (the server returns 50 unless `limit` says otherwise).
@@ -103,7 +126,7 @@ impl Runs<'_> {
         if let Some(limit) = query.limit {
             path.push_str(&format!("?limit={limit}"));
         }
-        let call = Call::get(path);
+        let call = Call::get(path).with_options(&self.options)?;
         self.client
             .core
             .answer(&call, |body| stored_events(json_or_null(body)?))
@@ -112,6 +135,40 @@ impl Runs<'_> {
 
 /// Reads stored events leniently: an array, or an object holding one under
 /// `events`, `items` or `data`.
+/// Refuses extra fields that a setter of `owner` owns.
+pub(crate) fn check_fields(extra: &Map<String, Value>, owned: &[&str], owner: &str) -> Result<()> {
+    match extra.keys().find(|name| owned.contains(&name.as_str())) {
+        Some(name) => Err(crate::Error::InvalidInput(format!(
+            "the field {name} belongs to {owner}'s own setter; use it instead of field()"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A run, its id read from `runId`, else `id`, else `run.id`, as the official
+/// examples accept all three.
+fn decode_run(body: &[u8]) -> Result<Run> {
+    let mut value: Value = decode(body, "a run")?;
+    if let Value::Object(map) = &mut value {
+        if !map.get("runId").is_some_and(Value::is_string) {
+            let id = map
+                .get("id")
+                .or_else(|| map.get("run")?.get("id"))
+                .filter(|id| id.is_string())
+                .cloned();
+            if let Some(id) = id {
+                map.insert("runId".to_owned(), id);
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| {
+        crate::Error::Decode(crate::DecodeError {
+            message: format!("expected a run: {e}"),
+            body: String::from_utf8_lossy(body).into_owned(),
+        })
+    })
+}
+
 fn stored_events(body: Value) -> Result<Vec<SseEvent>> {
     let records = match body {
         Value::Array(records) => records,
@@ -176,6 +233,8 @@ pub struct StartRun {
     request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     respond_async: Option<bool>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 impl StartRun {
@@ -185,7 +244,36 @@ impl StartRun {
             input: input.into(),
             request_id: None,
             respond_async: None,
+            extra: Map::new(),
         }
+    }
+
+    /// An extra top-level body field: a thread or session id, metadata, …
+    /// `Value::Null` is sent as `null`. The names `input`, `requestId` and
+    /// `respondAsync` belong to the setters: [`Runs::start`] fails with
+    /// [`crate::Error::InvalidInput`] and sends nothing.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::StartRun;
+    /// runtime.runs().start(StartRun::new("hi").field("threadId", "t-7"))?;
+    /// assert_eq!(mock.requests()[0].body.as_ref().unwrap()["threadId"], "t-7");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
+    pub(crate) fn check_fields(&self) -> Result<()> {
+        check_fields(
+            &self.extra,
+            &["input", "requestId", "respondAsync"],
+            "StartRun",
+        )
     }
 
     /// The idempotency key: a unique value per run makes retries safe.

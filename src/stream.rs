@@ -13,7 +13,7 @@ use crate::call::Call;
 use crate::pipeline::Answer;
 use crate::sse::{ReadError, SseReader, is_timeout};
 use crate::transport::header;
-use crate::{CancelHandle, Error, Result, SseEvent, ZabyRuntime};
+use crate::{CancelHandle, Error, RequestOptions, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.
 const BUFFER: usize = 16 * 1024;
@@ -79,6 +79,8 @@ pub struct EventStream {
     path: String,
     reader: SseReader<Body>,
     cancel: CancelHandle,
+    /// The caller's options, sent again on every resume.
+    options: RequestOptions,
     resume: ResumePolicy,
     seen: SeenIds,
     reconnects: u32,
@@ -99,9 +101,18 @@ impl fmt::Debug for EventStream {
 
 impl EventStream {
     /// Connects to the run's stream; a non-2xx answer is this call's error.
-    pub(crate) fn open(client: &ZabyRuntime, path: String) -> Result<EventStream> {
-        let cancel = CancelHandle::new();
-        let body = connect(client, &path, None, &cancel, None)?;
+    pub(crate) fn open(
+        client: &ZabyRuntime,
+        path: String,
+        options: &RequestOptions,
+    ) -> Result<EventStream> {
+        // The caller's handle, when given, is the stream's: it ends it whenever.
+        let cancel = options.cancel.clone().unwrap_or_default();
+        let options = RequestOptions {
+            cancel: None,
+            ..options.clone()
+        };
+        let body = connect(client, &path, &options, None, &cancel, None)?;
         let resume = ResumePolicy::new(client.max_reconnects);
         Ok(EventStream {
             client: client.clone(),
@@ -109,6 +120,7 @@ impl EventStream {
             reader: SseReader::new(BufReader::with_capacity(BUFFER, body))
                 .with_max_event_size(client.stream_max_event_size),
             cancel,
+            options,
             resume,
             seen: SeenIds::default(),
             reconnects: 0,
@@ -256,6 +268,7 @@ impl EventStream {
             match connect(
                 &self.client,
                 &self.path,
+                &self.options,
                 Some(&last_id),
                 &self.cancel,
                 attempt,
@@ -338,6 +351,7 @@ impl Iterator for EventStream {
 fn connect(
     client: &ZabyRuntime,
     path: &str,
+    options: &RequestOptions,
     last_event_id: Option<&str>,
     cancel: &CancelHandle,
     resume_attempt: Option<u32>,
@@ -347,7 +361,8 @@ fn connect(
         client.stream_idle_timeout,
         cancel.clone(),
         last_event_id.map(str::to_owned),
-    );
+    )
+    .with_options(options)?;
     let Answer { response, secret } = match resume_attempt {
         None => client.core.send(&call)?,
         Some(attempt) => client.core.attempt(&call, attempt)?,

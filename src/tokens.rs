@@ -14,12 +14,29 @@ use crate::{DecodeError, Error, Result, Zaby};
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
 
 /// Runtime-token calls, from [`Zaby::runtime_tokens`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RuntimeTokens<'a> {
     pub(crate) client: &'a Zaby,
+    pub(crate) options: crate::RequestOptions,
 }
 
 impl RuntimeTokens<'_> {
+    /// The same calls with these options (request id, headers, query,
+    /// timeout, retries, cancel handle).
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").transport(mock).build()?;
+    /// use zaby::RequestOptions;
+    /// let calls = zaby.runtime_tokens().with_options(RequestOptions::new().request_id("req-1"));
+    /// # let _ = calls;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn with_options(self, options: crate::RequestOptions) -> Self {
+        RuntimeTokens { options, ..self }
+    }
+
     /// Mints a runtime token for an external app's deployment.
     ///
     /// # Errors
@@ -43,7 +60,9 @@ impl RuntimeTokens<'_> {
             Some(&request),
         )?;
         call.request_id = request.request_id.clone();
-        self.client.core.answer(&call, decode_token)
+        self.client
+            .core
+            .answer(&call.with_options(&self.options)?, decode_token)
     }
 
     /// Trades a token for a new one of the same family.
@@ -61,7 +80,9 @@ impl RuntimeTokens<'_> {
         let body = serde_json::json!({ "previousToken": previous_token });
         let mut call = Call::post(format!("{PREFIX}/runtime-tokens/rotate"), Some(&body))?;
         call.secrets.push(previous_token.to_owned());
-        self.client.core.answer(&call, decode_token)
+        self.client
+            .core
+            .answer(&call.with_options(&self.options)?, decode_token)
     }
 
     /// Revokes every token of a family; returns the server's JSON
@@ -83,7 +104,9 @@ impl RuntimeTokens<'_> {
             format!("{PREFIX}/runtime-token-families/{family}/revoke"),
             Some(&body),
         )?;
-        self.client.core.json_value(&call)
+        self.client
+            .core
+            .json_value(&call.with_options(&self.options)?)
     }
 }
 

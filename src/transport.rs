@@ -314,7 +314,14 @@ impl Transport for HttpTransport {
         cancel.on_cancel(move || shutdown.shutdown());
         let expire = agent.clone();
         let deadline = Deadline::arm(self.timeout, move || expire.shutdown());
-        let mut response = into_transport_response(self.run(&agent, request)?);
+        let answer = self.run(&agent, request).map_err(|e| {
+            if deadline.fired() {
+                Error::Timeout(format!("opening the stream ({:?})", self.timeout))
+            } else {
+                e
+            }
+        });
+        let mut response = into_transport_response(answer?);
         if !(200..300).contains(&response.status) {
             // What came before the deadline explains the status well enough.
             let mut body = Vec::new();

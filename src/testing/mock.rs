@@ -60,6 +60,10 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body, when there was one.
     pub body: Option<Value>,
+    /// The whole URL: origin and path, with the query.
+    pub url: String,
+    /// Whether the request asked for an event stream.
+    pub stream: bool,
 }
 
 impl std::fmt::Debug for RecordedRequest {
@@ -69,6 +73,8 @@ impl std::fmt::Debug for RecordedRequest {
             .field("path", &self.path)
             .field("headers", &redacted(&self.headers))
             .field("body", &self.body)
+            .field("url", &self.url)
+            .field("stream", &self.stream)
             .finish()
     }
 }
@@ -155,7 +161,8 @@ impl MockTransport {
     ) {
         self.lock().answers.push_back(Canned {
             method: method.to_ascii_uppercase(),
-            path: path.to_owned(),
+            // Matched without its query, as the request's path is.
+            path: without_query(path).to_owned(),
             status,
             headers: headers
                 .into_iter()
@@ -201,8 +208,10 @@ impl Transport for MockTransport {
             path: request.path.clone(),
             headers: request.headers,
             body,
+            url: request.url,
+            stream: request.stream,
         });
-        let path = request.path.split('?').next().unwrap_or_default();
+        let path = without_query(&request.path);
         let Some(next) = state.answers.front() else {
             return Err(Error::InvalidInput(format!(
                 "MockTransport has no answer left for {} {}",
@@ -211,8 +220,8 @@ impl Transport for MockTransport {
         };
         if next.method != request.method || next.path != path {
             return Err(Error::InvalidInput(format!(
-                "MockTransport expected {} {} but got {} {}",
-                next.method, next.path, request.method, request.path
+                "MockTransport expected {} {} but got {} {path} (queries are not compared)",
+                next.method, next.path, request.method
             )));
         }
         let canned = state.answers.pop_front().expect("checked above");
@@ -222,4 +231,8 @@ impl Transport for MockTransport {
             body: Box::new(std::io::Cursor::new(canned.body)),
         })
     }
+}
+
+fn without_query(path: &str) -> &str {
+    path.split('?').next().unwrap_or_default()
 }
