@@ -22,6 +22,7 @@ mod runs;
 pub mod sse;
 mod stream;
 pub mod testing;
+mod time;
 mod token_source;
 mod tokens;
 mod transport;
