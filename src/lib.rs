@@ -29,6 +29,7 @@ mod runs;
 pub mod sse;
 mod stream;
 pub mod testing;
+mod time;
 mod tokens;
 mod transport;
 

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::body::decode;
 use crate::call::Call;
 use crate::path::segment;
+use crate::time::parse_rfc3339;
 use crate::{DecodeError, Error, Result, Zaby};
 
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
@@ -348,113 +349,9 @@ fn decode_token(body: &[u8]) -> Result<RuntimeToken> {
     })
 }
 
-/// `2026-11-29T12:34:56Z`, with optional fraction and `±hh:mm` offset.
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
-        digits.iter().all(u8::is_ascii_digit).then(|| {
-            digits
-                .iter()
-                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))
-        })
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos = 0u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let padded = format!("{:0<9}", &fraction[..digits.min(9)]);
-        nanos = padded.parse().ok()?;
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (h, m) = rest[1..].split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
-                return None;
-            }
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn secs(text: &str) -> Option<u64> {
-        parse_rfc3339(text).map(|t| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs())
-    }
-
-    #[test]
-    fn rfc3339_dates_parse() {
-        assert_eq!(secs("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(secs("2000-03-01T00:00:00Z"), Some(951_868_800));
-        assert_eq!(secs("2026-11-29T12:34:56Z"), Some(1_795_955_696));
-        assert_eq!(secs("2026-11-29T13:34:56+01:00"), Some(1_795_955_696));
-        assert_eq!(secs("2026-11-29T12:34:56.250Z"), Some(1_795_955_696));
-        let t = parse_rfc3339("2026-11-29T12:34:56.25Z").unwrap();
-        assert_eq!(
-            t.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .subsec_millis(),
-            250
-        );
-        for bad in [
-            "",
-            "2026-11-29",
-            "2026-13-01T00:00:00Z",
-            "2026-11-29T12:34:56",
-            "2026-11-29T12:34:56.Z",
-            "1969-12-31T23:59:59Z",
-            "２026-11-29T12:34:56Z",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn tokens_parse_leniently_and_hide_the_token() {

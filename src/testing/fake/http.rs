@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use serde_json::Value;
 
 /// Cap on the request line plus headers.
-pub(super) const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEAD: usize = 64 * 1024;
 /// Cap on a request body.
 pub(super) const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -244,11 +244,6 @@ pub(super) fn write_json(
     out.extend_from_slice(body.as_bytes());
     w.write_all(&out)?;
     w.flush()
-}
-
-/// A JSON error body in the runtime's shape.
-pub(super) fn error_body(code: &str, message: impl Into<String>) -> Value {
-    serde_json::json!({"message": message.into(), "code": code})
 }
 
 /// Drops CR and LF so an echoed value can never split a header.

@@ -1,22 +1,39 @@
 //! A fake Zaby runtime on 127.0.0.1, for tests and examples.
 
+// In layers: a module uses only modules of the layers below its own.
+// The server: connections, stopping, and the router.
+mod server;
+// The handlers of the provisioning routes, the runtime routes and the stream.
+mod provisioning;
+mod runtime;
+mod stream;
+// The shared state.
+mod state;
+// What the state holds: the token model, the scripted agent, the record of requests.
+mod ledger;
+mod recorded;
+mod script;
+// Reading requests: body fields, paths and queries.
+mod fields;
+mod route;
+// Answers.
+mod answer;
+// Leaves: the clock, HTTP/1.1, made-up ids and tokens.
 mod clock;
 mod http;
-mod mint;
-mod script;
-mod server;
-mod stream;
+mod ids;
+mod jwt;
 
 use std::fmt;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use server::{Shared, lock};
+pub use recorded::FakeRequest;
+use state::{Injected, Shared};
 
 /// The token every fake accepts: shaped like a JWT, signed by nobody.
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJmYWtlLXJ1bnRpbWUiLCJpc3MiOiJ6YWJ5LWZha2UifQ.ZmFrZS1zaWduYXR1cmUtbm90LXZlcmlmaWVk";
@@ -178,47 +195,6 @@ pub struct FakeRuntime {
     accept: Option<JoinHandle<()>>,
 }
 
-/// A request the fake received, as [`FakeRuntime::requests`] reports it.
-#[derive(Clone, PartialEq)]
-pub struct FakeRequest {
-    /// The method, e.g. `GET`.
-    pub method: String,
-    /// The request target as sent: path and query, still percent-encoded.
-    pub path: String,
-    /// The headers in order, names in lower case.
-    pub headers: Vec<(String, String)>,
-    /// The body as JSON; a body that is not JSON as a JSON string of its text;
-    /// `None` when there was no body.
-    pub body: Option<Value>,
-}
-
-impl FakeRequest {
-    /// The first value of the header `name`, whatever its case.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        crate::transport::header(&self.headers, name)
-    }
-}
-
-impl fmt::Debug for FakeRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Secrets are masked: debug output ends up in logs. That is the
-        // authorization and API key headers, and the token a rotation sends.
-        let headers = crate::transport::redacted(&self.headers);
-        let mut body = self.body.clone();
-        if let Some(Value::Object(map)) = &mut body {
-            if let Some(token) = map.get_mut("previousToken") {
-                *token = Value::String("[redacted]".to_owned());
-            }
-        }
-        f.debug_struct("FakeRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("headers", &headers)
-            .field("body", &body)
-            .finish()
-    }
-}
-
 impl FakeRuntime {
     /// Starts a fake runtime on `127.0.0.1` with a free port.
     ///
@@ -251,10 +227,7 @@ impl FakeRuntime {
         let listener = TcpListener::bind("127.0.0.1:0").expect("fake runtime: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake runtime: local address");
         let shared = Arc::new(Shared::new(TOKEN.to_owned()));
-        let accept_shared = Arc::clone(&shared);
-        let accept = thread::Builder::new()
-            .name("zaby-fake-accept".into())
-            .spawn(move || accept_loop(&accept_shared, listener))
+        let accept = server::spawn(Arc::clone(&shared), listener)
             .expect("fake runtime: spawn the accept thread");
         FakeRuntime {
             shared,
@@ -277,33 +250,30 @@ impl FakeRuntime {
     /// order, including refused ones (requests too malformed to parse are not
     /// recorded).
     pub fn requests(&self) -> Vec<FakeRequest> {
-        lock(&self.shared.state).requests.clone()
+        self.shared.state().requests.clone()
     }
 
     /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
-        lock(&self.shared.state).requests.clear();
+        self.shared.state().requests.clear();
     }
 
     /// How many runs `POST /runs` has created (idempotent repeats not counted).
     pub fn runs_started(&self) -> usize {
-        lock(&self.shared.state).runs.len()
+        self.shared.state().runs.len()
     }
 
     /// The feedback recorded so far: `(run id, JSON body)` in arrival order;
     /// `Value::Null` for a request with no body.
     pub fn feedback(&self) -> Vec<(String, Value)> {
-        lock(&self.shared.state).feedback.clone()
+        self.shared.state().feedback.clone()
     }
 
     /// The next `n` requests, of any kind, answer `status` with a JSON error
     /// body (code `FAKE_FAILURE`) and, when given, `retry-after: <seconds>`.
     /// They are still recorded. A later call replaces what is left of this one.
     pub fn fail_next(&self, n: usize, status: u16, retry_after: Option<u64>) {
-        let knobs = &mut lock(&self.shared.state).knobs;
-        knobs.fail_count = n;
-        knobs.fail_status = status;
-        knobs.fail_retry_after = retry_after;
+        self.shared.state().knobs.fail = Injected::new(n, status, retry_after);
     }
 
     /// The next `n` runtime requests answer `401` with code
@@ -311,14 +281,14 @@ impl FakeRuntime {
     /// Provisioning requests neither see nor use up this knob. A request it
     /// refuses counts no use of a minted token.
     pub fn expire_tokens(&self, n: usize) {
-        lock(&self.shared.state).knobs.expire_tokens = n;
+        self.shared.state().knobs.expire_tokens = n;
     }
 
     /// The tenant API key the provisioning endpoints accept in
     /// `x-zaby-api-key`: the same for every fake. It never appears in `Debug`
     /// output, of the fake or of its [`requests`](Self::requests).
     pub fn api_key(&self) -> String {
-        mint::API_KEY.to_owned()
+        provisioning::API_KEY.to_owned()
     }
 
     /// Moves the fake's clock forward by `by`. The clock is real time plus the
@@ -369,27 +339,25 @@ impl FakeRuntime {
     /// assert_eq!(body["code"], "MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED");
     /// ```
     pub fn advance_clock(&self, by: Duration) {
-        let minting = &mut lock(&self.shared.state).minting;
-        minting.clock_offset = minting.clock_offset.saturating_add(by);
+        self.shared.state().clock.advance(by);
     }
 
     /// The fake's current time: real time plus every
     /// [`advance_clock`](Self::advance_clock) so far.
     pub fn now(&self) -> SystemTime {
-        let offset = lock(&self.shared.state).minting.clock_offset;
-        UNIX_EPOCH + clock::unix_now(offset)
+        UNIX_EPOCH + self.shared.state().clock.now()
     }
 
     /// How many tokens were minted: by the create call and both rotations.
     /// Refused calls (bad key, invalid body, [`fail_mints`](Self::fail_mints))
     /// mint nothing.
     pub fn mints(&self) -> usize {
-        lock(&self.shared.state).minting.minted.len()
+        self.shared.state().ledger.minted.len()
     }
 
     /// Every token minted so far, in the order minted, whether still valid or not.
     pub fn minted_tokens(&self) -> Vec<String> {
-        lock(&self.shared.state).minting.minted.clone()
+        self.shared.state().ledger.minted.clone()
     }
 
     /// The next `n` mint calls (create, and both rotations; not revoke) that
@@ -397,9 +365,7 @@ impl FakeRuntime {
     /// JSON error body (code `FAKE_FAILURE`) and mint nothing. They are still
     /// recorded. A later call replaces what is left of this one.
     pub fn fail_mints(&self, n: usize, status: u16) {
-        let minting = &mut lock(&self.shared.state).minting;
-        minting.fail_count = n;
-        minting.fail_status = status;
+        self.shared.state().knobs.fail_mints = Injected::new(n, status, None);
     }
 
     /// The next event stream closes its socket abruptly after sending `k`
@@ -407,47 +373,47 @@ impl FakeRuntime {
     /// Later streams are normal. A stream that has fewer than `k` events left
     /// ends normally (and still uses up the knob).
     pub fn cut_after_events(&self, k: usize) {
-        lock(&self.shared.state).knobs.cut_after_events = Some(k);
+        self.shared.state().knobs.cut_after_events = Some(k);
     }
 
     /// Every stream waits `delay` before each event (`Duration::ZERO`, the
     /// default, for none). Keep-alive comments are sent during the wait when
     /// [`keep_alive`](Self::keep_alive) is set.
     pub fn event_delay(&self, delay: Duration) {
-        lock(&self.shared.state).knobs.event_delay = delay;
+        self.shared.state().knobs.event_delay = delay;
     }
 
     /// While a stream waits (paused on an approval, or in an
     /// [`event_delay`](Self::event_delay)), it sends a `: keep-alive` comment
     /// line every `interval`. `Duration::ZERO`, the default, sends none.
     pub fn keep_alive(&self, interval: Duration) {
-        lock(&self.shared.state).knobs.keep_alive = interval;
+        self.shared.state().knobs.keep_alive = interval;
     }
 
     /// The next stream request, whatever its run id (even an unknown one),
     /// answers `200 text/event-stream` with exactly `bytes` as its body
     /// instead of the script.
     pub fn malformed_stream(&self, bytes: impl Into<Vec<u8>>) {
-        lock(&self.shared.state).knobs.malformed_stream = Some(bytes.into());
+        self.shared.state().knobs.malformed_stream = Some(bytes.into());
     }
 
     /// When `true`, streams do not end their body after the terminal event
     /// (`RunFinished` or `RunError`): the connection stays open until the client
     /// closes it or the fake stops, to check that a client stops by itself.
     pub fn hold_open_after_finish(&self, yes: bool) {
-        lock(&self.shared.state).knobs.hold_open_after_finish = yes;
+        self.shared.state().knobs.hold_open_after_finish = yes;
     }
 
     /// With `Some(ms)`, every stream starts with a `retry: <ms>` line (in a block
     /// of its own, which dispatches no event). `None`, the default, sends none.
     pub fn retry_ms(&self, ms: Option<u64>) {
-        lock(&self.shared.state).knobs.retry_ms = ms;
+        self.shared.state().knobs.retry_ms = ms;
     }
 
     /// When `true`, streams are sent without `Transfer-Encoding: chunked`, their
     /// end marked by closing the connection (`connection: close`). Default `false`.
     pub fn close_delimited_streams(&self, yes: bool) {
-        lock(&self.shared.state).knobs.close_delimited = yes;
+        self.shared.state().knobs.close_delimited = yes;
     }
 }
 
@@ -463,76 +429,6 @@ impl fmt::Debug for FakeRuntime {
 
 impl Drop for FakeRuntime {
     fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.stopping.store(true, Ordering::SeqCst);
-        {
-            // Notifying under the lock: a stream that checked `stopping` before
-            // the store is then already waiting, and wakes.
-            let _state = lock(&shared.state);
-            shared.changed.notify_all();
-        }
-        // The accept loop blocks in accept(): one connection wakes it to see `stopping`.
-        let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).is_ok();
-        if let Some(accept) = self.accept.take() {
-            if woke {
-                let _ = accept.join();
-            }
-        }
-        // The accept thread has ended, so every connection is registered by now.
-        let (sockets, threads) = {
-            let mut conns = lock(&shared.connections);
-            (
-                std::mem::take(&mut conns.sockets),
-                std::mem::take(&mut conns.threads),
-            )
-        };
-        for socket in sockets.values() {
-            // Unblocks reads and writes of idle, parked and streaming connections.
-            let _ = socket.shutdown(Shutdown::Both);
-        }
-        for thread in threads {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        if shared.is_stopping() {
-            return;
-        }
-        let Ok(sock) = conn else {
-            // E.g. out of file descriptors: back off instead of spinning.
-            thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let _ = sock.set_nodelay(true);
-        let Ok(registered) = sock.try_clone() else {
-            continue;
-        };
-        let mut conns = lock(&shared.connections);
-        // Reap finished connection threads so the list stays short.
-        let (done, running): (Vec<_>, Vec<_>) =
-            conns.threads.drain(..).partition(|t| t.is_finished());
-        conns.threads = running;
-        for t in done {
-            let _ = t.join();
-        }
-        let id = conns.next_id;
-        conns.next_id += 1;
-        conns.sockets.insert(id, registered);
-        let conn_shared = Arc::clone(shared);
-        let spawned = thread::Builder::new()
-            .name("zaby-fake-conn".into())
-            .spawn(move || {
-                server::serve_connection(&conn_shared, sock);
-                lock(&conn_shared.connections).sockets.remove(&id);
-            });
-        match spawned {
-            Ok(handle) => conns.threads.push(handle),
-            Err(_) => {
-                conns.sockets.remove(&id);
-            }
-        }
+        server::stop(&self.shared, self.addr, self.accept.take());
     }
 }

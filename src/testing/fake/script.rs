@@ -2,8 +2,10 @@
 
 use serde_json::{Value, json};
 
+use super::ids::fake_uuid;
+
 /// The input marker that makes a run ask for approval before its tool runs.
-pub(super) const APPROVAL_MARKER: &str = "[approval]";
+const APPROVAL_MARKER: &str = "[approval]";
 
 /// One event of a run, numbered from 1 in production order.
 pub(super) struct Event {
@@ -78,14 +80,8 @@ pub(super) struct Run {
     pub approval: Option<Approval>,
 }
 
-/// A uuid-looking id, distinct per kind and counter, so tests can predict nothing
-/// but still see realistic shapes.
-pub(super) fn fake_uuid(kind: u32, n: u64) -> String {
-    format!("{kind:08x}-0000-4000-8000-{n:012x}")
-}
-
-pub(super) const DEPLOYMENT_ID: &str = "d0000000-0000-4000-8000-000000000001";
-pub(super) const EXTERNAL_APP_ID: &str = "a0000000-0000-4000-8000-000000000001";
+const DEPLOYMENT_ID: &str = "d0000000-0000-4000-8000-000000000001";
+const EXTERNAL_APP_ID: &str = "a0000000-0000-4000-8000-000000000001";
 
 impl Run {
     /// Creates run number `number` and produces its events up to the first pause.

@@ -1,94 +1,100 @@
-//! The fake's shared state, its connection loop, routing and handlers.
+//! The fake's server: the accept loop, one thread per connection, stopping,
+//! and the router that hands each request to its handler.
 
-use std::collections::HashMap;
-use std::io::{BufReader, Read};
-use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::io::{self, BufReader, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::FakeRequest;
-use super::http::{self, ReadError, Request, error_body, write_json};
-use super::mint::{self, Minting};
-use super::script::{Decision, Run};
+use super::answer::{Answer, error};
+use super::http::{self, ReadError, Request};
+use super::provisioning;
+use super::recorded::FakeRequest;
+use super::runtime::{self, Route};
+use super::state::{Shared, lock};
+use super::stream;
 
-const PREFIX: [&str; 3] = ["api", "v1", "agent-runtime"];
-
-/// Fault knobs; each one-shot knob is consumed by the request it applies to.
-#[derive(Default)]
-pub(super) struct Knobs {
-    pub expire_tokens: usize,
-    pub fail_count: usize,
-    pub fail_status: u16,
-    pub fail_retry_after: Option<u64>,
-    pub cut_after_events: Option<usize>,
-    pub event_delay: Duration,
-    pub keep_alive: Duration,
-    pub malformed_stream: Option<Vec<u8>>,
-    pub hold_open_after_finish: bool,
-    pub retry_ms: Option<u64>,
-    pub close_delimited: bool,
+/// Accepts connections on `listener` on a thread of its own, until [`stop`].
+pub(super) fn spawn(shared: Arc<Shared>, listener: TcpListener) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("zaby-fake-accept".into())
+        .spawn(move || accept_loop(&shared, listener))
 }
 
-#[derive(Default)]
-pub(super) struct State {
-    pub runs: HashMap<String, Run>,
-    pub runs_by_request_id: HashMap<String, String>,
-    pub run_count: u64,
-    pub feedback: Vec<(String, Value)>,
-    pub requests: Vec<FakeRequest>,
-    pub request_count: u64,
-    pub knobs: Knobs,
-    pub minting: Minting,
-}
-
-/// Open connections, so that stopping can close them and join their threads.
-#[derive(Default)]
-pub(super) struct Connections {
-    pub next_id: u64,
-    pub sockets: HashMap<u64, TcpStream>,
-    pub threads: Vec<JoinHandle<()>>,
-}
-
-pub(super) struct Shared {
-    pub state: Mutex<State>,
-    /// Notified on every change a stream may wait for: new events, stopping.
-    pub changed: Condvar,
-    pub stopping: AtomicBool,
-    pub token: String,
-    pub connections: Mutex<Connections>,
-}
-
-/// A poisoned lock only means a connection thread panicked; the data is still usable.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    pub fn new(token: String) -> Shared {
-        Shared {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-            stopping: AtomicBool::new(false),
-            token,
-            connections: Mutex::new(Connections::default()),
+/// Stops the server listening on `addr`: the accept thread, then every
+/// connection, waiting for their threads.
+pub(super) fn stop(shared: &Shared, addr: SocketAddr, accept: Option<JoinHandle<()>>) {
+    shared.stop();
+    // The accept loop blocks in accept(): one connection wakes it to see `stopping`.
+    let woke = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok();
+    if let Some(accept) = accept {
+        if woke {
+            let _ = accept.join();
         }
     }
-
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+    // The accept thread has ended, so every connection is registered by now.
+    let (sockets, threads) = {
+        let mut conns = lock(&shared.connections);
+        (
+            std::mem::take(&mut conns.sockets),
+            std::mem::take(&mut conns.threads),
+        )
+    };
+    for socket in sockets.values() {
+        // Unblocks reads and writes of idle, parked and streaming connections.
+        let _ = socket.shutdown(Shutdown::Both);
     }
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
 
-    pub fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
+    for conn in listener.incoming() {
+        if shared.is_stopping() {
+            return;
+        }
+        let Ok(sock) = conn else {
+            // E.g. out of file descriptors: back off instead of spinning.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        let Ok(registered) = sock.try_clone() else {
+            continue;
+        };
+        let mut conns = lock(&shared.connections);
+        // Reap finished connection threads so the list stays short.
+        let (done, running): (Vec<_>, Vec<_>) =
+            conns.threads.drain(..).partition(|t| t.is_finished());
+        conns.threads = running;
+        for t in done {
+            let _ = t.join();
+        }
+        let id = conns.next_id;
+        conns.next_id += 1;
+        conns.sockets.insert(id, registered);
+        let conn_shared = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("zaby-fake-conn".into())
+            .spawn(move || {
+                serve_connection(&conn_shared, sock);
+                lock(&conn_shared.connections).sockets.remove(&id);
+            });
+        match spawned {
+            Ok(handle) => conns.threads.push(handle),
+            Err(_) => {
+                conns.sockets.remove(&id);
+            }
+        }
     }
 }
 
 /// Serves requests on one connection until it closes or the fake stops.
-pub(super) fn serve_connection(shared: &Shared, sock: TcpStream) {
+fn serve_connection(shared: &Shared, sock: TcpStream) {
     let Ok(read_half) = sock.try_clone() else {
         return;
     };
@@ -103,8 +109,8 @@ pub(super) fn serve_connection(shared: &Shared, sock: TcpStream) {
                 code,
                 message,
             }) => {
-                let id = next_request_id(shared);
-                let _ = write_json(&mut out, status, &id, &[], &error_body(code, message), true);
+                let id = shared.state().next_request_id();
+                let _ = error(status, code, message).write(&mut out, &id, true);
                 linger(&mut out, &mut reader);
                 return;
             }
@@ -131,29 +137,8 @@ fn linger(out: &mut TcpStream, reader: &mut BufReader<TcpStream>) {
     }
 }
 
-fn next_request_id(shared: &Shared) -> String {
-    let mut state = shared.state();
-    state.request_count += 1;
-    format!("fake-req-{:08}", state.request_count)
-}
-
-/// What a request asks for, once its path is understood.
-enum Route {
-    StartRun,
-    Stream(String),
-    Events(String),
-    Decide(String, String, Decision),
-    Feedback(String),
-}
-
-/// A JSON answer: status, body, extra headers.
-pub(super) struct Answer(pub u16, pub Value, pub Vec<(&'static str, String)>);
-
-pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
-    Answer(status, error_body(code, message), Vec::new())
-}
-
-/// Handles one request; returns whether the connection may serve another.
+/// Records one request, routes it and answers it; returns whether the
+/// connection may serve another.
 fn handle(
     shared: &Shared,
     req: Request,
@@ -162,39 +147,36 @@ fn handle(
 ) -> bool {
     let request_id = match req.header("x-request-id") {
         Some(id) => id.to_owned(),
-        None => next_request_id(shared),
+        None => shared.state().next_request_id(),
     };
     let close = req.wants_close();
     let body = parse_body(&req.body);
-    shared.state().requests.push(FakeRequest {
-        method: req.method.clone(),
-        path: req.target.clone(),
-        headers: req.headers.clone(),
-        body: body.clone(),
-    });
+    shared
+        .state()
+        .requests
+        .push(FakeRequest::of(&req, body.clone()));
     let answer = match pre_route(shared, &req) {
         Some(answer) => answer,
-        None if mint::is_provisioning(&req.target) => {
-            mint::handle(&mut shared.state().minting, &req, body)
+        None if provisioning::is_provisioning(&req.target) => {
+            provisioning::handle(&mut shared.state(), &req, body)
         }
-        None => match route(&req.method, &req.target) {
+        None => match runtime::route(&req.method, &req.target) {
             Err(answer) => answer,
             Ok(Route::Stream(run_id)) => {
-                return super::stream::stream(shared, &req, &run_id, &request_id, out, reader)
-                    && !close;
+                return stream::stream(shared, &req, &run_id, &request_id, out, reader) && !close;
             }
-            Ok(Route::StartRun) => start_run(shared, &req, body),
-            Ok(Route::Events(run_id)) => events(shared, &req.target, &run_id),
+            Ok(Route::StartRun) => runtime::start_run(shared, &req, body),
+            Ok(Route::Events(run_id)) => runtime::events(shared, &req.target, &run_id),
             Ok(Route::Decide(run_id, approval_id, decision)) => {
-                decide(shared, &run_id, &approval_id, decision)
+                runtime::decide(shared, &run_id, &approval_id, decision)
             }
-            Ok(Route::Feedback(run_id)) => feedback(shared, &run_id, &req.body, body),
+            Ok(Route::Feedback(run_id)) => runtime::feedback(shared, &run_id, &req.body, body),
         },
     };
-    let Answer(status, body, headers) = answer;
-    write_json(out, status, &request_id, &headers, &body, close).is_ok() && !close
+    answer.write(out, &request_id, close).is_ok() && !close
 }
 
+/// The body as JSON; one that is not JSON as a JSON string of its text.
 fn parse_body(body: &[u8]) -> Option<Value> {
     if body.is_empty() {
         return None;
@@ -207,251 +189,14 @@ fn parse_body(body: &[u8]) -> Option<Value> {
 
 /// Injected failures, then (for runtime requests) expired tokens and the token
 /// check: all apply before any routing. Provisioning requests are only
-/// subject to injected failures here; `mint::handle` checks their API key.
+/// subject to injected failures here; `provisioning::handle` checks their API key.
 fn pre_route(shared: &Shared, req: &Request) -> Option<Answer> {
     let mut state = shared.state();
-    let knobs = &mut state.knobs;
-    if knobs.fail_count > 0 {
-        knobs.fail_count -= 1;
-        let status = knobs.fail_status;
-        let mut answer = error(
-            status,
-            "FAKE_FAILURE",
-            format!("Injected failure with status {status}."),
-        );
-        if let Some(secs) = knobs.fail_retry_after {
-            answer.2.push(("retry-after", secs.to_string()));
-        }
-        return Some(answer);
+    if let Some(failure) = state.knobs.fail.take("failure") {
+        return Some(failure);
     }
-    if mint::is_provisioning(&req.target) {
+    if provisioning::is_provisioning(&req.target) {
         return None;
     }
-    if knobs.expire_tokens > 0 {
-        knobs.expire_tokens -= 1;
-        return Some(error(
-            401,
-            "MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED",
-            "The runtime token has expired.",
-        ));
-    }
-    let token = req
-        .header("authorization")
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match token {
-        Some(token) if token == shared.token => None,
-        // A minted token: checked, and its use counted when accepted.
-        Some(token) => state.minting.check_runtime_token(token).err(),
-        None => Some(error(
-            401,
-            "UNAUTHORIZED",
-            "Missing or invalid runtime token.",
-        )),
-    }
-}
-
-/// Decodes `%XX` escapes of one path segment; a malformed escape stays as it is.
-pub(super) fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn route(method: &str, target: &str) -> Result<Route, Answer> {
-    let path = target.split('?').next().unwrap_or("");
-    let not_found = || error(404, "NOT_FOUND", format!("No route for {method} {path}."));
-    let raw: Vec<&str> = path.split('/').skip(1).collect();
-    if raw.len() < PREFIX.len() || raw[..PREFIX.len()] != PREFIX {
-        return Err(not_found());
-    }
-    let segs: Vec<String> = raw[PREFIX.len()..]
-        .iter()
-        .map(|s| percent_decode(s))
-        .collect();
-    if segs.iter().skip(1).any(|s| s.is_empty()) {
-        return Err(not_found());
-    }
-    let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let (allowed, route) = match seg[..] {
-        ["runs"] => ("POST", Route::StartRun),
-        ["runs", id, "aiui"] => ("GET", Route::Stream(id.to_owned())),
-        ["runs", id, "events"] => ("GET", Route::Events(id.to_owned())),
-        ["runs", id, "feedback"] => ("POST", Route::Feedback(id.to_owned())),
-        [
-            "runs",
-            id,
-            "approvals",
-            approval,
-            action @ ("approve" | "reject"),
-        ] => {
-            let decision = if action == "approve" {
-                Decision::Approved
-            } else {
-                Decision::Rejected
-            };
-            (
-                "POST",
-                Route::Decide(id.to_owned(), approval.to_owned(), decision),
-            )
-        }
-        _ => return Err(not_found()),
-    };
-    if method != allowed {
-        let mut answer = error(
-            405,
-            "METHOD_NOT_ALLOWED",
-            format!("{method} is not allowed on {path}."),
-        );
-        answer.2.push(("allow", allowed.to_owned()));
-        return Err(answer);
-    }
-    Ok(route)
-}
-
-fn start_run(shared: &Shared, req: &Request, body: Option<Value>) -> Answer {
-    let Some(Value::Object(body)) = body else {
-        return error(
-            422,
-            "VALIDATION_ERROR",
-            "The body must be a JSON object with an `input`.",
-        );
-    };
-    let input = match body.get("input") {
-        None | Some(Value::Null) => {
-            return error(422, "VALIDATION_ERROR", "`input` is required.");
-        }
-        Some(input) => input,
-    };
-    let request_id = match body.get("requestId") {
-        None | Some(Value::Null) => req.header("x-request-id").map(str::to_owned),
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(_) => {
-            return error(422, "VALIDATION_ERROR", "`requestId` must be a string.");
-        }
-    };
-    let respond_async = match body.get("respondAsync") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return error(422, "VALIDATION_ERROR", "`respondAsync` must be a boolean.");
-        }
-    };
-    let mut state = shared.state();
-    if let Some(existing) = request_id
-        .as_ref()
-        .and_then(|id| state.runs_by_request_id.get(id))
-    {
-        // A retried start: the same run, as it stands now.
-        return Answer(200, state.runs[existing].to_json(false), Vec::new());
-    }
-    state.run_count += 1;
-    let run = Run::new(state.run_count, input);
-    let answer = run.to_json(respond_async);
-    if let Some(id) = request_id {
-        state.runs_by_request_id.insert(id, run.id.clone());
-    }
-    state.runs.insert(run.id.clone(), run);
-    Answer(200, answer, Vec::new())
-}
-
-fn query_param<'a>(target: &'a str, name: &str) -> Option<&'a str> {
-    let query = target.split_once('?')?.1;
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-pub(super) fn unknown_run(run_id: &str) -> Answer {
-    error(404, "NOT_FOUND", format!("Run {run_id} not found."))
-}
-
-fn events(shared: &Shared, target: &str, run_id: &str) -> Answer {
-    let limit = match query_param(target, "limit") {
-        None => 50,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => {
-                return error(
-                    422,
-                    "VALIDATION_ERROR",
-                    "`limit` must be a non-negative integer.",
-                );
-            }
-        },
-    };
-    let state = shared.state();
-    let Some(run) = state.runs.get(run_id) else {
-        return unknown_run(run_id);
-    };
-    let records: Vec<Value> = run.events.iter().take(limit).map(|e| e.record()).collect();
-    Answer(200, json!({"events": records}), Vec::new())
-}
-
-fn decide(shared: &Shared, run_id: &str, approval_id: &str, decision: Decision) -> Answer {
-    let mut state = shared.state();
-    let Some(run) = state.runs.get_mut(run_id) else {
-        return unknown_run(run_id);
-    };
-    let Some(approval) = run.approval.as_ref().filter(|a| a.id == approval_id) else {
-        return error(
-            404,
-            "NOT_FOUND",
-            format!("Approval {approval_id} not found."),
-        );
-    };
-    match approval.decision {
-        None => {
-            run.decide(decision);
-            shared.changed.notify_all();
-        }
-        Some(earlier) if earlier == decision => {} // repeating a decision is harmless
-        Some(earlier) => {
-            return error(
-                409,
-                "CONFLICT",
-                format!("Approval {approval_id} was already {}.", earlier.as_str()),
-            );
-        }
-    }
-    Answer(
-        200,
-        json!({"approvalId": approval_id, "status": decision.as_str()}),
-        Vec::new(),
-    )
-}
-
-fn feedback(shared: &Shared, run_id: &str, raw: &[u8], body: Option<Value>) -> Answer {
-    if !raw.is_empty() && serde_json::from_slice::<Value>(raw).is_err() {
-        return error(400, "BAD_REQUEST", "The body is not JSON.");
-    }
-    let mut state = shared.state();
-    if !state.runs.contains_key(run_id) {
-        return unknown_run(run_id);
-    }
-    state
-        .feedback
-        .push((run_id.to_owned(), body.unwrap_or(Value::Null)));
-    let id = format!("feedback-{}", state.feedback.len());
-    Answer(
-        200,
-        json!({"feedbackId": id, "status": "recorded"}),
-        Vec::new(),
-    )
+    runtime::authorize(&mut state, &shared.token, req).err()
 }

@@ -4,8 +4,9 @@ use std::io::{BufReader, Read};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::http::{Request, StreamOut, write_json};
-use super::server::{Answer, Shared, State, unknown_run};
+use super::answer::unknown_run;
+use super::http::{Request, StreamOut};
+use super::state::{Shared, State};
 
 /// Why a stream stopped early.
 enum Stop {
@@ -54,19 +55,7 @@ fn wait_for<T>(
             }
             timeout = Some(timeout.map_or(due - now, |t| t.min(due - now)));
         }
-        state = match timeout {
-            None => shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner()),
-            Some(t) => {
-                shared
-                    .changed
-                    .wait_timeout(state, t)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-            }
-        };
+        state = shared.wait(state, timeout);
     }
 }
 
@@ -88,9 +77,8 @@ pub(super) fn stream(
         let malformed = state.knobs.malformed_stream.take();
         if malformed.is_none() && !state.runs.contains_key(run_id) {
             drop(state);
-            let Answer(status, body, _) = unknown_run(run_id);
             let close = req.wants_close();
-            return write_json(sock, status, request_id, &[], &body, close).is_ok() && !close;
+            return unknown_run(run_id).write(sock, request_id, close).is_ok() && !close;
         }
         let k = &mut state.knobs;
         let cut = if malformed.is_none() {
