@@ -29,7 +29,10 @@ impl Deadline {
         let _ = std::thread::Builder::new()
             .name("zaby-deadline".to_owned())
             .spawn(move || {
-                let guard = timer.disarmed.lock().unwrap_or_else(PoisonError::into_inner);
+                let guard = timer
+                    .disarmed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 let (guard, _) = timer
                     .wake
                     .wait_timeout_while(guard, after, |disarmed| !*disarmed)

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::mask::{MIN_MASKED, mask_str, mask_value};
+
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -389,33 +391,6 @@ impl ApiError {
         for field in [&mut self.code, &mut self.request_id].into_iter().flatten() {
             mask_str(field, secret);
         }
-    }
-}
-
-const MASK: &str = "[redacted]";
-/// Shorter secrets are too likely to be ordinary words to mask.
-const MIN_MASKED: usize = 8;
-
-fn mask_str(s: &mut String, secret: &str) {
-    if s.contains(secret) {
-        *s = s.replace(secret, MASK);
-    }
-}
-
-fn mask_value(v: &mut Value, secret: &str) {
-    match v {
-        Value::String(s) => mask_str(s, secret),
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, secret)),
-        Value::Object(map) => {
-            let keys: Vec<String> = map.keys().filter(|k| k.contains(secret)).cloned().collect();
-            for key in keys {
-                if let Some(v) = map.remove(&key) {
-                    map.insert(key.replace(secret, MASK), v);
-                }
-            }
-            map.values_mut().for_each(|v| mask_value(v, secret));
-        }
-        _ => {}
     }
 }
 
