@@ -170,6 +170,8 @@ pub(crate) struct ClientOptions {
     pub config: ZabyGlobalConfig,
     pub transport: Option<Arc<dyn Transport>>,
     pub allow_insecure_http: bool,
+    /// Sent on every request; checked when the client is built.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A secret as given: fixed, asked for on every request, or a token source.
@@ -202,6 +204,13 @@ impl ClientOptions {
             Some(Secret::Source(source)) => (source, true),
         };
         let settings = resolve(&self.config, self.allow_insecure_http)?;
+        for (name, value) in &self.headers {
+            if ureq::http::HeaderValue::from_str(value).is_err() {
+                return Err(Error::Config(format!(
+                    "the {name} header value contains control or non-ASCII characters"
+                )));
+            }
+        }
         let transport = self
             .transport
             .unwrap_or_else(|| Arc::new(HttpTransport::with_timeout(settings.timeout)));
@@ -215,6 +224,7 @@ impl ClientOptions {
                 prefix,
                 name,
             },
+            headers: self.headers,
         })
     }
 }

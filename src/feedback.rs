@@ -48,26 +48,7 @@ impl FeedbackApi<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn create(&self, run_id: &str, feedback: Feedback) -> Result<Value> {
-        if let Some(stars) = feedback.rating.filter(|r| !(1..=5).contains(r)) {
-            return Err(Error::InvalidInput(format!(
-                "a rating is 1 to 5 stars, not {stars}"
-            )));
-        }
-        crate::runs::check_fields(
-            &feedback.extra,
-            &[
-                "rating",
-                "label",
-                "comment",
-                "domainKey",
-                "topicKey",
-                "metadata",
-                "requestId",
-            ],
-            "Feedback",
-        )?;
-        let mut call = Call::post(run_path(run_id, "/feedback")?, Some(&feedback))?;
-        call.request_id = feedback.request_id;
+        let call = feedback.call(run_path(run_id, "/feedback")?)?;
         self.client
             .core
             .json_value(&call.with_options(&self.options)?)
@@ -131,6 +112,29 @@ impl Feedback {
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self
+    }
+
+    /// The call that sends this feedback to `path`: checked first, nothing
+    /// sent when a rating or a field is refused.
+    pub(crate) fn call(self, path: String) -> Result<Call> {
+        if let Some(stars) = self.rating.filter(|r| !(1..=5).contains(r)) {
+            return Err(Error::InvalidInput(format!(
+                "a rating is 1 to 5 stars, not {stars}"
+            )));
+        }
+        let owned = [
+            "rating",
+            "label",
+            "comment",
+            "domainKey",
+            "topicKey",
+            "metadata",
+            "requestId",
+        ];
+        crate::runs::check_fields(&self.extra, &owned, "Feedback")?;
+        let mut call = Call::post(path, Some(&self))?;
+        call.request_id = self.request_id;
+        Ok(call)
     }
 
     /// An extra body field; `Value::Null` is sent as `null`. A name one of

@@ -54,5 +54,5 @@ pub use retry::RetryPolicy;
 pub use run::{Run, RunStatus};
 pub use runs::{EventsQuery, Runs, StartRun};
 pub use stream::EventStream;
-pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens};
+pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens, UniqueIdRotation};
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};

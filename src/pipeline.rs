@@ -31,6 +31,8 @@ pub(crate) struct Core {
     pub settings: Settings,
     pub transport: Arc<dyn Transport>,
     pub credential: Credential,
+    /// Headers of this client on every request (`x-tenant-id`).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A 2xx answer, with the secret that was sent (to mask it in what follows).
@@ -225,6 +227,7 @@ impl Core {
             headers.push(("x-request-id".to_owned(), id.clone()));
         }
         headers.push(("user-agent".to_owned(), self.settings.user_agent.clone()));
+        headers.extend(self.headers.iter().cloned());
         if let Some((_, Some(id))) = stream {
             headers.push(("last-event-id".to_owned(), id.clone()));
         }

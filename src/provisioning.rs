@@ -99,6 +99,25 @@ impl fmt::Debug for ZabyBuilder {
 impl ZabyBuilder {
     shared_setters!(api_key, api_key_provider, "tenant API key");
 
+    /// The tenant, sent as `x-tenant-id` on every provisioning call (the
+    /// TypeScript client's `tenantId`).
+    ///
+    /// # Example
+    /// ```
+    /// let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").tenant_id("tenant-7").build()?;
+    /// # let _ = zaby;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn tenant_id(mut self, id: impl Into<String>) -> Self {
+        self.options
+            .headers
+            .retain(|(name, _)| name != "x-tenant-id");
+        self.options
+            .headers
+            .push(("x-tenant-id".to_owned(), id.into()));
+        self
+    }
+
     /// Builds the client. Nothing is sent.
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use crate::body::decode;
 use crate::call::Call;
 use crate::path::segment;
 use crate::time::parse_rfc3339;
-use crate::{DecodeError, Error, Result, Zaby};
+use crate::{DecodeError, Error, Feedback, Result, Zaby};
 
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
 
@@ -86,6 +86,54 @@ impl RuntimeTokens<'_> {
             .answer(&call.with_options(&self.options)?, decode_token)
     }
 
+    /// Rotates the token of one end user, named by your unique id, without
+    /// the previous token.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    ///
+    /// # Example
+    /// ```no_run
+    /// use zaby::{UniqueIdRotation, Zaby};
+    /// let zaby = Zaby::new("zk_live_...")?;
+    /// let fresh = zaby.runtime_tokens().rotate_by_unique_id(
+    ///     UniqueIdRotation::new("app-id", "deployment-id", "user-42").token_family_id("fam-1"),
+    /// )?;
+    /// # let _ = fresh;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn rotate_by_unique_id(&self, request: UniqueIdRotation) -> Result<RuntimeToken> {
+        let app = segment(&request.external_app_id, "external app id")?;
+        let mut call = Call::post(
+            format!("{PREFIX}/external-apps/{app}/runtime-tokens/rotate"),
+            Some(&request),
+        )?;
+        call.request_id = request.request_id.clone();
+        self.client
+            .core
+            .answer(&call.with_options(&self.options)?, decode_token)
+    }
+
+    /// Records feedback on a run with the API key (the runtime side's
+    /// [`FeedbackApi::create`](crate::FeedbackApi::create) uses the token).
+    ///
+    /// # Errors
+    /// As [`FeedbackApi::create`](crate::FeedbackApi::create).
+    ///
+    /// # Example
+    /// ```no_run
+    /// let zaby = zaby::Zaby::new("zk_live_...")?;
+    /// zaby.runtime_tokens().record_feedback("run-1", zaby::Feedback::rating(4))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn record_feedback(&self, run_id: &str, feedback: Feedback) -> Result<Value> {
+        let run = segment(run_id, "run id")?;
+        let call = feedback.call(format!("{PREFIX}/runs/{run}/feedback"))?;
+        self.client
+            .core
+            .json_value(&call.with_options(&self.options)?)
+    }
+
     /// Revokes every token of a family; returns the server's JSON
     /// (`{"tokenFamilyId", "revokedAt"}`).
     ///
@@ -108,6 +156,58 @@ impl RuntimeTokens<'_> {
         self.client
             .core
             .json_value(&call.with_options(&self.options)?)
+    }
+}
+
+/// Which end user's token to rotate, for
+/// [`RuntimeTokens::rotate_by_unique_id`].
+///
+/// # Example
+/// ```
+/// let rotation = zaby::UniqueIdRotation::new("app-id", "deployment-id", "user-42")
+///     .quota_policy_id("free-tier");
+/// # let _ = rotation;
+/// ```
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UniqueIdRotation {
+    /// Goes in the path only.
+    #[serde(skip)]
+    external_app_id: String,
+    deployment_id: String,
+    unique_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_family_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota_policy_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+impl UniqueIdRotation {
+    /// The end user `unique_id` of this external app (path) and deployment.
+    pub fn new(
+        external_app_id: impl Into<String>,
+        deployment_id: impl Into<String>,
+        unique_id: impl Into<String>,
+    ) -> Self {
+        UniqueIdRotation {
+            external_app_id: external_app_id.into(),
+            deployment_id: deployment_id.into(),
+            unique_id: unique_id.into(),
+            token_family_id: None,
+            quota_policy_id: None,
+            request_id: None,
+        }
+    }
+
+    text_setters! {
+        /// The token family to rotate within.
+        token_family_id,
+        /// The quota policy of the new token.
+        quota_policy_id,
+        /// `requestId` in the body and `x-request-id`.
+        request_id,
     }
 }
 
