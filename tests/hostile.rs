@@ -27,7 +27,7 @@ fn runtime(url: &str) -> ZabyRuntime {
 fn redirecting(status: u16, location: String) -> TestServer {
     TestServer::start(move |mut conn: Conn| {
         conn.write(format!(
-            "HTTP/1.1 {status} Moved\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n"
+            "HTTP/1.1 {status} Moved\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         ));
     })
 }
@@ -36,7 +36,7 @@ fn ok_json() -> TestServer {
     TestServer::start(|mut conn: Conn| {
         let body = r#"{"runId":"r-elsewhere","status":"completed"}"#;
         conn.write(format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         ));
     })
@@ -107,11 +107,11 @@ fn a_redirect_on_our_origin_keeps_the_body_and_the_credential() {
         if conn.request.request_line.starts_with("POST /moved") {
             let body = r#"{"runId":"r1","status":"pending"}"#;
             conn.write(format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             ));
         } else {
-            conn.write("HTTP/1.1 307 Moved\r\nlocation: /moved\r\ncontent-length: 0\r\n\r\n");
+            conn.write("HTTP/1.1 307 Moved\r\nlocation: /moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
     let run = runtime(&server.url).runs().start("hi").unwrap();
@@ -128,7 +128,7 @@ fn a_redirect_on_our_origin_keeps_the_body_and_the_credential() {
 #[test]
 fn a_bodiless_post_has_content_length_zero_and_is_never_chunked() {
     let server = TestServer::start(|mut conn: Conn| {
-        conn.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        conn.write("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     });
     let client = runtime(&server.url);
     client.approvals().approve("r1", "a1").unwrap();
@@ -152,7 +152,7 @@ fn dripping_503(after_first: Option<String>) -> (TestServer, mpsc::Receiver<bool
             conn.write(first);
             return;
         }
-        conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 100000\r\n\r\n");
+        conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 100000\r\nconnection: close\r\n\r\n");
         // 200 bytes at 300 ms: a minute, when the client allows one second.
         let mut hung_up = false;
         for _ in 0..200 {
@@ -218,7 +218,7 @@ fn a_content_type_echoing_the_token_is_masked() {
             .unwrap_or_default()
             .to_owned();
         conn.write(format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/html; {echo}\r\ncontent-length: 0\r\n\r\n"
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html; {echo}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         ));
     });
     let err = runtime(&server.url).runs().stream("r1").unwrap_err();

@@ -146,7 +146,7 @@ fn query_parameters_are_appended_in_order_encoded_and_repeatable() {
             conn.write("event: RunFinished\ndata: {}\n\n");
         } else {
             conn.write(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]",
             );
         }
     });
@@ -244,7 +244,7 @@ fn cancel_ends_a_call_waiting_for_its_answer() {
 #[test]
 fn cancel_ends_the_sleep_before_a_retry() {
     let (server, arrived) = signalling(|conn| {
-        conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n");
+        conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     });
     let client = runtime(&server.url);
     let cancel = CancelHandle::new();
