@@ -88,31 +88,66 @@ impl RetryPolicy {
 
     /// The methods retried (upper case). Defaults to `GET`, `HEAD`, `OPTIONS`;
     /// add `POST` to retry approvals and feedback too.
+    ///
+    /// # Example
+    /// ```
+    /// let policy = zaby::RetryPolicy::attempts(2).methods(&["GET", "post"]);
+    /// # let _ = policy;
+    /// ```
     pub fn methods(mut self, methods: &[&str]) -> Self {
         self.methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
         self
     }
 
     /// The statuses retried. Defaults to 408, 429, 500, 502, 503, 504.
+    ///
+    /// # Example
+    /// ```
+    /// // Only when the service is unavailable or overloaded.
+    /// let policy = zaby::RetryPolicy::attempts(5).statuses(&[429, 503]);
+    /// # let _ = policy;
+    /// ```
     pub fn statuses(mut self, statuses: &[u16]) -> Self {
         self.statuses = statuses.to_vec();
         self
     }
 
     /// The first wait and the longest computed wait. Defaults to 100 ms and 1 s.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// // 50 ms, 100 ms, 200 ms, then 250 ms for every later retry.
+    /// let policy = zaby::RetryPolicy::attempts(6)
+    ///     .backoff(Duration::from_millis(50), Duration::from_millis(250));
+    /// # let _ = policy;
+    /// ```
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff.initial = initial;
         self.backoff.max = max;
         self
     }
 
-    /// The longest `retry-after` that is slept on. Defaults to 30 s.
+    /// The longest `retry-after` that is slept on. Defaults to 30 s; a
+    /// longer one returns the error at once, carrying it.
+    ///
+    /// # Example
+    /// ```
+    /// // A frame loop cannot wait long: give the error back instead.
+    /// let policy = zaby::RetryPolicy::attempts(3).max_wait(std::time::Duration::from_secs(2));
+    /// # let _ = policy;
+    /// ```
     pub fn max_wait(mut self, max: Duration) -> Self {
         self.max_wait = max;
         self
     }
 
     /// How many retries at most.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::RetryPolicy::from(4).max_retries(), 4);
+    /// ```
     pub fn max_retries(&self) -> u32 {
         self.retries
     }
