@@ -5,7 +5,8 @@
 //!    says (`retry.rs`). A stream's resume has its own loop instead (`stream.rs`).
 //! 2. [`Core::attempt`]: the credential, asked for every try and renewed once
 //!    when the server refused it as expired or used up (`credential.rs`).
-//! 3. `logged`: one log line per request, never the credential (feature `log`).
+//! 3. `logged`: one log line per request (feature `log`) and one span
+//!    (feature `tracing`), never the credential.
 //! 4. `follow_redirects`: which redirects are followed and where the credential
 //!    may go (`redirect.rs`).
 //! 5. `request`: the headers, then the [`Transport`] (`transport.rs`).
@@ -112,11 +113,30 @@ impl Core {
         Ok(Answer { response, secret })
     }
 
-    /// Layer 3: with the `log` feature, one line per request, never the credential.
+    /// Layer 3: with the `log` feature one line per request, with the
+    /// `tracing` feature one span (`zaby.request`); never the credential.
     fn logged(&self, call: &Call, secret: &str, attempt: u32) -> Result<TransportResponse> {
         #[cfg(feature = "log")]
         let started = std::time::Instant::now();
+        #[cfg(feature = "tracing")]
+        let span = tracing::debug_span!(
+            "zaby.request",
+            method = call.method,
+            path = %call.path,
+            request_id = call.request_id.as_deref().unwrap_or("-"),
+            attempt,
+            status = tracing::field::Empty,
+        );
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         let result = self.follow_redirects(call, secret);
+        #[cfg(feature = "tracing")]
+        if let Some(status) = result
+            .as_ref()
+            .map_or_else(Error::status, |r| Some(r.status))
+        {
+            span.record("status", status);
+        }
         #[cfg(feature = "log")]
         {
             let outcome = match &result {
@@ -132,7 +152,7 @@ impl Core {
                 call.request_id.as_deref().unwrap_or("-"),
             );
         }
-        #[cfg(not(feature = "log"))]
+        #[cfg(not(any(feature = "log", feature = "tracing")))]
         let _ = attempt;
         result
     }

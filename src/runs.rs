@@ -103,7 +103,12 @@ impl Runs<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn stream(&self, run_id: &str) -> Result<EventStream> {
-        EventStream::open(self.client, run_path(run_id, "/aiui")?, &self.options)
+        EventStream::open(
+            self.client,
+            run_id,
+            run_path(run_id, "/aiui")?,
+            &self.options,
+        )
     }
 
     /// The events stored for a run (the server returns 50 unless `limit` says otherwise).

@@ -86,6 +86,9 @@ pub struct EventStream {
     reconnects: u32,
     failures_in_row: u32,
     done: bool,
+    /// `zaby.stream`: the run id and the reconnects, entered on every read.
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 impl fmt::Debug for EventStream {
@@ -103,9 +106,16 @@ impl EventStream {
     /// Connects to the run's stream; a non-2xx answer is this call's error.
     pub(crate) fn open(
         client: &ZabyRuntime,
+        run_id: &str,
         path: String,
         options: &RequestOptions,
     ) -> Result<EventStream> {
+        #[cfg(feature = "tracing")]
+        let span = tracing::debug_span!("zaby.stream", run_id, reconnects = 0u32);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        #[cfg(not(feature = "tracing"))]
+        let _ = run_id;
         // The caller's handle, when given, is the stream's: it ends it whenever.
         let cancel = options.cancel.clone().unwrap_or_default();
         let options = RequestOptions {
@@ -126,6 +136,8 @@ impl EventStream {
             reconnects: 0,
             failures_in_row: 0,
             done: false,
+            #[cfg(feature = "tracing")]
+            span: span.clone(),
         })
     }
 
@@ -264,6 +276,8 @@ impl EventStream {
             }
             self.failures_in_row += 1;
             self.reconnects += 1;
+            #[cfg(feature = "tracing")]
+            self.span.record("reconnects", self.reconnects);
             let attempt = Some(self.failures_in_row - 1);
             match connect(
                 &self.client,
@@ -305,6 +319,8 @@ impl Iterator for EventStream {
     type Item = Result<SseEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        #[cfg(feature = "tracing")]
+        let _entered = self.span.clone().entered();
         loop {
             if self.done || self.cancel.is_cancelled() {
                 if !self.done {
