@@ -30,13 +30,29 @@ impl fmt::Debug for CancelHandle {
 }
 
 impl Default for CancelHandle {
+    /// The same as [`CancelHandle::new`].
     fn default() -> Self {
         CancelHandle::new()
     }
 }
 
 impl CancelHandle {
-    /// A handle not yet cancelled, for a custom [`crate::Transport`]'s tests.
+    /// A handle not yet cancelled. Make one before a call to be able to
+    /// cancel that call from another thread (per-call options take it), or
+    /// to test a custom [`crate::Transport`]. Clones share one state:
+    /// cancelling any of them cancels them all, and it cannot be undone.
+    ///
+    /// # Example
+    /// ```
+    /// use zaby::CancelHandle;
+    ///
+    /// let handle = CancelHandle::new();
+    /// assert!(!handle.is_cancelled());
+    /// let for_the_ui = handle.clone();
+    /// for_the_ui.cancel();
+    /// assert!(handle.is_cancelled());
+    /// assert!(!CancelHandle::default().is_cancelled());
+    /// ```
     pub fn new() -> Self {
         CancelHandle {
             shared: Arc::new(Shared {

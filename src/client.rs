@@ -172,6 +172,9 @@ pub(crate) struct ClientOptions {
     pub allow_insecure_http: bool,
     /// Sent on every request; checked when the client is built.
     pub headers: Vec<(String, String)>,
+    /// For the client's own transport only.
+    pub proxy: crate::proxy::ProxySetting,
+    pub tls_roots: crate::TlsRoots,
 }
 
 /// A secret as given: fixed, asked for on every request, or a token source.
@@ -211,9 +214,20 @@ impl ClientOptions {
                 )));
             }
         }
-        let transport = self
-            .transport
-            .unwrap_or_else(|| Arc::new(HttpTransport::with_timeout(settings.timeout)));
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => {
+                let origin = url::Url::parse(&settings.origin)
+                    .map_err(|e| Error::Config(format!("API origin: {e}")))?;
+                let env = |name: &str| std::env::var(name).ok();
+                let proxy = crate::proxy::resolve(&origin, &self.proxy, &env)?;
+                Arc::new(HttpTransport::with_network(
+                    settings.timeout,
+                    proxy.as_ref(),
+                    &self.tls_roots,
+                )?)
+            }
+        };
         Ok(Core {
             settings,
             transport,
@@ -292,7 +306,62 @@ macro_rules! shared_setters {
             self
         }
 
-        /// The HTTP transport. Defaults to a new [`HttpTransport`](crate::HttpTransport).
+        /// The proxy for every request, as a URL (`http`, `https`, `socks4`,
+        /// `socks4a`, `socks5` or `socks5h`); `None`: no proxy, whatever the
+        /// environment says. Loopback hosts (localhost, 127.0.0.0/8, ::1) are
+        /// never proxied. A given proxy applies to every other host and the
+        /// environment is not read.
+        ///
+        /// Defaults to the environment, read as curl reads it: `https_proxy` /
+        /// `HTTPS_PROXY` for an https origin, `http_proxy` / `HTTP_PROXY` for an
+        /// http one, else `all_proxy` / `ALL_PROXY`; `no_proxy` / `NO_PROXY` lists
+        /// hosts that go direct (`example.com` also covers its subdomains, a
+        /// leading `.` is optional, `*` is every host). A malformed proxy URL,
+        /// here or in the variable that applies, makes `build()` fail with
+        /// [`Error::Config`](crate::Error::Config) naming where it came from.
+        /// Not used with your own [`transport`](Self::transport).
+        ///
+        /// # Example
+        /// ```
+        /// let runtime = zaby::ZabyRuntime::builder()
+        ///     .token("eyJhbGciOi...")
+        ///     .proxy(Some("socks5h://proxy.corp.example:1080"))
+        ///     .build()?;
+        /// # let _ = runtime;
+        /// # Ok::<(), zaby::Error>(())
+        /// ```
+        pub fn proxy(mut self, proxy: Option<&str>) -> Self {
+            self.options.proxy = match proxy {
+                Some(url) => $crate::proxy::ProxySetting::Url(url.to_owned()),
+                None => $crate::proxy::ProxySetting::Off,
+            };
+            self
+        }
+
+        /// The certificate authorities an https origin (and an https proxy) is
+        /// checked against: [`TlsRoots::from_pem`](crate::TlsRoots::from_pem) for a
+        /// private CA. Not used with your own [`transport`](Self::transport).
+        /// Defaults to [`TlsRoots::bundled`](crate::TlsRoots::bundled).
+        ///
+        /// # Example
+        /// ```no_run
+        /// let ca = std::fs::read("/etc/ssl/private-ca.pem")?;
+        /// let runtime = zaby::ZabyRuntime::builder()
+        ///     .token("eyJhbGciOi...")
+        ///     .api_origin("https://zaby.internal.example")
+        ///     .tls_roots(zaby::TlsRoots::from_pem(&ca)?)
+        ///     .build()?;
+        /// # let _ = runtime;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
+        pub fn tls_roots(mut self, roots: $crate::TlsRoots) -> Self {
+            self.options.tls_roots = roots;
+            self
+        }
+
+        /// The HTTP transport. Defaults to a new [`HttpTransport`](crate::HttpTransport)
+        /// with this builder's timeout, proxy and TLS roots; yours is used as it
+        /// is, and [`proxy`](Self::proxy) and [`tls_roots`](Self::tls_roots) do not apply.
         pub fn transport(mut self, transport: impl $crate::Transport + 'static) -> Self {
             self.options.transport = Some(std::sync::Arc::new(transport));
             self
@@ -343,8 +412,11 @@ impl ZabyRuntimeBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] when no token was given, the token is empty, the
-    /// origin is not an absolute http(s) URL, or it is plain http to a host
-    /// that is not loopback without [`allow_insecure_http`](Self::allow_insecure_http).
+    /// origin is not an absolute http(s) URL, holds a user name or password,
+    /// or is plain http to a host that is not loopback without
+    /// [`allow_insecure_http`](Self::allow_insecure_http); when the user agent
+    /// is not a valid header value, the timeout is zero, or the proxy URL
+    /// (given, or in the environment) is malformed.
     ///
     /// # Example
     /// ```

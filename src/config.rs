@@ -1,5 +1,6 @@
 //! Configuration: process-wide defaults, per-client overrides, the environment.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -166,14 +167,41 @@ pub(crate) fn resolve(overrides: &ZabyGlobalConfig, allow_insecure_http: bool) -
         (None, Some(env)) => env.origin().to_owned(),
         (None, None) => DEFAULT_API_ORIGIN.to_owned(),
     };
+    let timeout = merged.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(Error::Config(
+            "the timeout is zero, which would fail every call at once; give timeout(..) a \
+             positive duration (the default is 30 s)"
+                .into(),
+        ));
+    }
+    let user_agent = merged
+        .user_agent
+        .unwrap_or_else(|| concat!("zaby-rust/", env!("CARGO_PKG_VERSION")).to_owned());
+    check_user_agent(&user_agent)?;
     Ok(Settings {
         origin: check_origin(&origin, allow_insecure_http)?,
-        timeout: merged.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        timeout,
         retries: merged.retries.unwrap_or_default(),
-        user_agent: merged
-            .user_agent
-            .unwrap_or_else(|| concat!("zaby-rust/", env!("CARGO_PKG_VERSION")).to_owned()),
+        user_agent,
     })
+}
+
+/// A user agent must be a valid header value, or every call would fail.
+fn check_user_agent(user_agent: &str) -> Result<()> {
+    if ureq::http::HeaderValue::from_str(user_agent).is_ok() {
+        return Ok(());
+    }
+    let (at, c) = user_agent
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && *c != '\t')
+        .unwrap_or((0, '?'));
+    Err(Error::Config(format!(
+        "the user agent is not a valid header value: character {} is the control character \
+         {c:?}; give user_agent(..) text without line breaks or other control characters",
+        at + 1
+    )))
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -184,15 +212,23 @@ fn env_var(name: &str) -> Option<String> {
 /// unless allowed, so a bearer token never crosses a network in clear text by accident.
 fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
     let trimmed = origin.trim().trim_end_matches('/');
+    let shown = without_user_info(trimmed);
     let bad = |why: &str| {
         Err(Error::Config(format!(
-            "API origin {trimmed:?} {why}; expected an absolute URL such as {DEFAULT_API_ORIGIN}"
+            "API origin {shown:?} {why}; expected an absolute URL such as {DEFAULT_API_ORIGIN}"
         )))
     };
     let url = match url::Url::parse(trimmed) {
         Ok(url) => url,
         Err(e) => return bad(&format!("is not a URL ({e})")),
     };
+    if !url.username().is_empty() || url.password().is_some() {
+        // ureq would send it as `authorization: Basic`, beside the client's own credential.
+        return bad(
+            "holds a user name or password, which would be sent to the server as a second \
+             credential; remove them from the origin (the client sends its token or key itself)",
+        );
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return bad("has a query or fragment");
     }
@@ -204,7 +240,7 @@ fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
         "http" if allow_insecure_http || is_loopback(&host) => {}
         "http" => {
             return Err(Error::Config(format!(
-                "API origin {trimmed:?} is plain http to a host that is not loopback, which would send \
+                "API origin {shown:?} is plain http to a host that is not loopback, which would send \
                  the token in clear text; use https, or opt in with allow_insecure_http(true)"
             )));
         }
@@ -213,11 +249,28 @@ fn check_origin(origin: &str, allow_insecure_http: bool) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-fn is_loopback(host: &url::Host<&str>) -> bool {
+/// The origin as it may be shown: a user name and password become `***`.
+fn without_user_info(origin: &str) -> Cow<'_, str> {
+    if let Some((scheme, rest)) = origin.split_once("://") {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{scheme}://***@{}", &rest[at + 1..]).into();
+        }
+    }
+    origin.into()
+}
+
+/// localhost, 127.0.0.0/8 and ::1 (also as `::ffff:127.x.y.z`).
+pub(crate) fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Domain(d) => d
+            .strip_suffix('.')
+            .unwrap_or(d)
+            .eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -254,6 +307,70 @@ mod tests {
             panic!("plain http to a remote host must be refused");
         };
         assert!(msg.contains("allow_insecure_http"), "{msg}");
+    }
+
+    #[test]
+    fn user_info_in_the_origin_is_refused_without_showing_it() {
+        for origin in [
+            "https://user:hunter2pass@api.example",
+            "https://user:hunter2pass@api.example/?q=1",
+            "https://:hunter2pass@api.example",
+            "https://user:hunter2pass@api example",
+        ] {
+            let Err(Error::Config(msg)) = check_origin(origin, false) else {
+                panic!("{origin} must be refused");
+            };
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+        let Err(Error::Config(msg)) = check_origin("https://user@api.example", false) else {
+            panic!("a user name alone must be refused too");
+        };
+        assert!(msg.contains("user name or password"), "{msg}");
+        assert!(msg.contains("\"https://***@api.example\""), "{msg}");
+        assert_eq!(
+            without_user_info("https://api.example/a@b"),
+            "https://api.example/a@b"
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        let host = |h: &str| {
+            let url = url::Url::parse(&format!("http://{h}/")).unwrap();
+            is_loopback(&url.host().unwrap())
+        };
+        for h in [
+            "localhost",
+            "LocalHost.",
+            "127.0.0.1",
+            "127.200.0.9",
+            "[::1]",
+            "[::ffff:127.0.0.2]",
+        ] {
+            assert!(host(h), "{h}");
+        }
+        for h in [
+            "localhost.example",
+            "128.0.0.1",
+            "[::2]",
+            "[::ffff:10.0.0.1]",
+            "example.com",
+        ] {
+            assert!(!host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn user_agents_must_be_header_values() {
+        assert!(check_user_agent("my-app/1.0 (+https://example.com)").is_ok());
+        assert!(check_user_agent("tabs\tare fine").is_ok());
+        let Err(Error::Config(msg)) = check_user_agent("app/1\r\nx-injected: 1") else {
+            panic!("a line break must be refused");
+        };
+        assert!(
+            msg.contains("character 6") && msg.contains("user_agent"),
+            "{msg}"
+        );
     }
 
     #[test]

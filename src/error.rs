@@ -104,7 +104,8 @@ pub struct ApiError {
     pub code: Option<String>,
     /// The `x-request-id` header of the answer, for support requests.
     pub request_id: Option<String>,
-    /// The `retry-after` header, when the server sent one in seconds.
+    /// The `retry-after` header, when the server sent one (seconds, or an
+    /// HTTP-date as the wait from now).
     pub retry_after: Option<Duration>,
     /// The whole body: its JSON, or its text as a JSON string when it was not JSON.
     pub body: Value,
@@ -371,7 +372,7 @@ impl ApiError {
             code,
             request_id: crate::transport::header(headers, "x-request-id").map(str::to_owned),
             retry_after: crate::transport::header(headers, "retry-after")
-                .and_then(parse_retry_after),
+                .and_then(crate::retry_after::parse_retry_after),
             body,
         };
         for secret in secrets {
@@ -392,15 +393,6 @@ impl ApiError {
             mask_str(field, secret);
         }
     }
-}
-
-/// `retry-after` in seconds (fractions allowed). HTTP dates are not used by the API.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    v.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-        .map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]

@@ -158,7 +158,12 @@ impl fmt::Debug for TransportResponse {
 
 /// The default transport: a `ureq` agent, whose connection pool every clone
 /// of the client shares.
-#[derive(Clone, Debug)]
+///
+/// One made with [`new`](Self::new) or [`with_timeout`](Self::with_timeout)
+/// uses no proxy (it does not read the environment) and the bundled TLS
+/// roots; the one a builder makes for its client follows the builder's
+/// `proxy` and `tls_roots`.
+#[derive(Clone)]
 pub struct HttpTransport {
     agent: ureq::Agent,
     /// Bounds connecting, and a stream's wait for its answer's head.
@@ -166,6 +171,23 @@ pub struct HttpTransport {
     /// Shared with every stream's own agent.
     resolver: CachingResolver,
     connector: SharedConnector,
+    proxy: Option<ureq::Proxy>,
+    tls: ureq::tls::TlsConfig,
+}
+
+impl fmt::Debug for HttpTransport {
+    // ureq's own Debug shows part of a proxy's user name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = self.proxy.as_ref().map(|p| {
+            let protocol = p.protocol().to_string().to_ascii_lowercase();
+            format!("{protocol}://{}:{}", p.host(), p.port())
+        });
+        f.debug_struct("HttpTransport")
+            .field("timeout", &self.timeout)
+            .field("proxy", &proxy)
+            .field("tls_roots", &self.tls.root_certs())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Longer timeouts are taken as this: ureq adds them to `Instant::now()`.
@@ -203,28 +225,58 @@ impl HttpTransport {
     /// # let _ = transport;
     /// ```
     pub fn with_timeout(timeout: Duration) -> Self {
+        HttpTransport::build(timeout, None, crate::TlsRoots::bundled().tls_config())
+    }
+
+    /// The transport a builder makes for its client: through `proxy` (none:
+    /// direct), checking https against `roots`.
+    pub(crate) fn with_network(
+        timeout: Duration,
+        proxy: Option<&crate::proxy::ProxyUrl>,
+        roots: &crate::TlsRoots,
+    ) -> Result<Self> {
+        let proxy = proxy.map(crate::proxy::ProxyUrl::to_ureq).transpose()?;
+        Ok(HttpTransport::build(timeout, proxy, roots.tls_config()))
+    }
+
+    fn build(timeout: Duration, proxy: Option<ureq::Proxy>, tls: ureq::tls::TlsConfig) -> Self {
         let timeout = timeout.min(LONGEST_TIMEOUT);
         let resolver = CachingResolver::default();
         let connector = SharedConnector::default();
         HttpTransport {
-            agent: new_agent(timeout, &resolver, &connector),
+            agent: new_agent(timeout, &proxy, &tls, &resolver, &connector),
             timeout,
             resolver,
             connector,
+            proxy,
+            tls,
         }
+    }
+
+    /// An agent with this transport's settings, sharing its resolver and connector.
+    fn new_agent(&self) -> ureq::Agent {
+        new_agent(
+            self.timeout,
+            &self.proxy,
+            &self.tls,
+            &self.resolver,
+            &self.connector,
+        )
     }
 }
 
 fn new_agent(
     timeout: Duration,
+    proxy: &Option<ureq::Proxy>,
+    tls: &ureq::tls::TlsConfig,
     resolver: &CachingResolver,
     connector: &SharedConnector,
 ) -> ureq::Agent {
-    ureq::Agent::with_parts(
-        agent_config(timeout).build(),
-        connector.clone(),
-        resolver.clone(),
-    )
+    let config = agent_config(timeout)
+        .proxy(proxy.clone())
+        .tls_config(tls.clone())
+        .build();
+    ureq::Agent::with_parts(config, connector.clone(), resolver.clone())
 }
 
 /// One connector for all of a transport's agents: it builds the TLS
@@ -309,7 +361,7 @@ impl Transport for HttpTransport {
         request: TransportRequest,
         cancel: &CancelHandle,
     ) -> Result<TransportResponse> {
-        let agent = new_agent(self.timeout, &self.resolver, &self.connector);
+        let agent = self.new_agent();
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
         let expire = agent.clone();
@@ -428,6 +480,10 @@ impl<R: Read> Read for TimeoutAware<R> {
 /// kinds; TLS and protocol failures, which a retry would not heal, are
 /// connection errors of kind `InvalidData`, which are not retryable.
 fn from_ureq(e: ureq::Error) -> Error {
+    let e = match crate::tls::not_trusted(e) {
+        Ok(untrusted) => return untrusted,
+        Err(e) => e,
+    };
     match e {
         ureq::Error::Timeout(what) => Error::Timeout(format!("waiting for the server ({what})")),
         ureq::Error::Io(io) => Error::from_io(io, "waiting for the server"),

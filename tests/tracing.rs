@@ -10,9 +10,12 @@ use tracing::{Event, Metadata, Subscriber};
 use zaby::testing::FakeRuntime;
 use zaby::{RunEvent, ZabyRuntime};
 
-/// Every span opened, as its name and its fields (recorded later ones too).
+/// A span's name and its fields, those recorded later included.
+type SpanRecord = (String, Vec<(String, String)>);
+
+/// Every span opened.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>);
+struct Spans(Arc<Mutex<Vec<SpanRecord>>>);
 
 struct Recorder {
     spans: Spans,

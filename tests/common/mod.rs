@@ -3,6 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+// Loopback proxies and a TLS server with a private CA (tests/network.rs).
+pub mod forward_proxy;
+pub mod relay;
+pub mod socks;
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
