@@ -511,3 +511,33 @@ fn retry_after_takes_seconds_and_http_dates_and_ignores_the_rest() {
     assert!((70..76).contains(&years), "{:?}", got[3]);
     assert_eq!(got[4..], [None; 5]);
 }
+
+#[test]
+fn a_redirect_from_https_to_plain_http_is_refused_and_nothing_goes_there() {
+    let _env = clean_env();
+    let plain = api();
+    let location = format!("{}/api/v1/agent-runtime/runs/r1/events", plain.url);
+    let ca = TestCa::new("zaby test CA");
+    let tls = TlsServer::start(&ca, move |_| {
+        format!(
+            "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    });
+    let client = runtime(&tls.url)
+        .allow_insecure_http(false)
+        .tls_roots(TlsRoots::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    // A GET has no body, yet leaving https for http is still refused.
+    let err = client
+        .runs()
+        .events("r1", EventsQuery::default())
+        .unwrap_err();
+    assert!(matches!(&err, Error::Api(e) if e.status == 302), "{err:?}");
+    assert!(err.to_string().contains("plain http"), "{err}");
+    assert_eq!(tls.heads().len(), 1);
+    assert!(
+        plain.requests().is_empty(),
+        "nothing reached the http server"
+    );
+}
