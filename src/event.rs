@@ -21,7 +21,7 @@ pub struct SseEvent {
 #[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RunEvent<'a> {
-    /// Text output of the agent: `content`, or an AG-UI `delta`.
+    /// Text output of the agent: `content`, an AG-UI `delta`, or `text`.
     Text {
         /// The text to show.
         content: &'a str,
@@ -39,6 +39,20 @@ pub enum RunEvent<'a> {
         tool_call_id: Option<&'a str>,
         /// `args` or `arguments`.
         args: Option<&'a Value>,
+    },
+    /// AG-UI `TOOL_CALL_ARGS`: a fragment of a tool call's arguments, as text.
+    /// The fragments of one call, joined in order, are its arguments' JSON;
+    /// [`crate::RunState`] joins and parses them.
+    ToolCallArgs {
+        /// `toolCallId`: the call the fragment belongs to.
+        tool_call_id: Option<&'a str>,
+        /// `delta`: the fragment.
+        delta: &'a str,
+    },
+    /// AG-UI `TOOL_CALL_END`: a tool call's arguments are complete.
+    ToolCallEnd {
+        /// `toolCallId`.
+        tool_call_id: Option<&'a str>,
     },
     /// A tool returned.
     ToolResult {
@@ -98,7 +112,7 @@ impl SseEvent {
         let str_of = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k)?.as_str());
         let value_of = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k));
         match self.kind_name() {
-            Kind::Text => match str_of(&["content", "delta"]) {
+            Kind::Text => match str_of(&["content", "delta", "text"]) {
                 Some(content) => RunEvent::Text { content },
                 None => RunEvent::Other,
             },
@@ -109,6 +123,16 @@ impl SseEvent {
                 tool_name: str_of(&["toolName", "toolCallName"]),
                 tool_call_id: str_of(&["toolCallId"]),
                 args: value_of(&["args", "arguments"]),
+            },
+            Kind::ToolCallArgs => match str_of(&["delta"]) {
+                Some(delta) => RunEvent::ToolCallArgs {
+                    tool_call_id: str_of(&["toolCallId"]),
+                    delta,
+                },
+                None => RunEvent::Other,
+            },
+            Kind::ToolCallEnd => RunEvent::ToolCallEnd {
+                tool_call_id: str_of(&["toolCallId"]),
             },
             Kind::ToolResult => RunEvent::ToolResult {
                 tool_call_id: str_of(&["toolCallId"]),
@@ -171,10 +195,14 @@ impl SseEvent {
             return Kind::Other;
         };
         match Kind::from_name(ty) {
-            // `data.type` "approval-card" alone is not an approval: AG-UI wraps it in UI_BLOCK.
+            // `data.type` "approval-card" alone is not an approval: AG-UI wraps
+            // it in a UI_BLOCK, whose `block.type` or `block.kind` marks the card.
             Kind::Other if is_ag_ui(ty, "UI_BLOCK") => {
-                let card = self.data.pointer("/block/type").and_then(Value::as_str);
-                if card == Some("approval-card") {
+                let is_card = |key| {
+                    self.data.get("block").and_then(|b| b.get(key)?.as_str())
+                        == Some("approval-card")
+                };
+                if is_card("type") || is_card("kind") {
                     Kind::Approval
                 } else {
                     Kind::Other
@@ -190,6 +218,8 @@ enum Kind {
     Text,
     Thinking,
     ToolCall,
+    ToolCallArgs,
+    ToolCallEnd,
     ToolResult,
     Approval,
     Finished,
@@ -214,6 +244,8 @@ impl Kind {
             ("TEXT_MESSAGE_CONTENT", Kind::Text),
             ("TEXT_MESSAGE_CHUNK", Kind::Text),
             ("TOOL_CALL_START", Kind::ToolCall),
+            ("TOOL_CALL_ARGS", Kind::ToolCallArgs),
+            ("TOOL_CALL_END", Kind::ToolCallEnd),
             ("TOOL_CALL_RESULT", Kind::ToolResult),
             ("INTERRUPTION", Kind::Approval),
             ("RUN_FINISHED", Kind::Finished),
@@ -361,6 +393,96 @@ mod tests {
         ));
         let other_block = ag_ui(json!({"type": "UI_BLOCK", "block": {"type": "chart"}}));
         assert_eq!(other_block.kind(), RunEvent::Other);
+    }
+
+    #[test]
+    fn text_content_may_come_in_text() {
+        let named = SseEvent::new("text", json!({"text": "hi"}));
+        assert_eq!(named.kind(), RunEvent::Text { content: "hi" });
+        let chunk = ag_ui(json!({"type": "TEXT_MESSAGE_CHUNK", "text": "t"}));
+        assert_eq!(chunk.kind(), RunEvent::Text { content: "t" });
+        // First field found wins: content, then delta, then text.
+        let all = ag_ui(json!({"type": "TextMessageContent", "text": "t", "delta": "d"}));
+        assert_eq!(all.kind(), RunEvent::Text { content: "d" });
+        let both = SseEvent::new("text", json!({"text": "t", "content": "c"}));
+        assert_eq!(both.kind(), RunEvent::Text { content: "c" });
+        // A `text` that is not a string is no text.
+        let number = SseEvent::new("text", json!({"text": 5}));
+        assert_eq!(number.kind(), RunEvent::Other);
+    }
+
+    #[test]
+    fn an_approval_card_is_marked_by_block_type_or_block_kind() {
+        for block in [
+            json!({"type": "approval-card", "approvalId": "a1"}),
+            json!({"kind": "approval-card", "approvalId": "a1"}),
+            json!({"type": "card", "kind": "approval-card", "approvalId": "a1"}),
+            json!({"type": "approval-card", "kind": "card", "approvalId": "a1"}),
+        ] {
+            for ty in ["UI_BLOCK", "UiBlock"] {
+                let card = ag_ui(json!({"type": ty, "block": block}));
+                assert!(
+                    matches!(
+                        card.kind(),
+                        RunEvent::ApprovalRequested {
+                            approval_id: Some("a1"),
+                            ..
+                        }
+                    ),
+                    "{card:?}"
+                );
+            }
+        }
+        for block in [
+            json!({"kind": "chart"}),
+            json!({"kind": 5, "type": null}),
+            json!("approval-card"),
+            json!(["approval-card"]),
+            json!({"kind": {"type": "approval-card"}}),
+        ] {
+            let other = ag_ui(json!({"type": "UI_BLOCK", "block": block}));
+            assert_eq!(other.kind(), RunEvent::Other, "{other:?}");
+        }
+        // `block.kind` marks a card only inside a UI_BLOCK.
+        let loose = ag_ui(json!({"type": "CUSTOM", "block": {"kind": "approval-card"}}));
+        assert_eq!(loose.kind(), RunEvent::Other);
+    }
+
+    #[test]
+    fn tool_call_args_and_end() {
+        for ty in ["TOOL_CALL_ARGS", "ToolCallArgs"] {
+            let args = ag_ui(json!({"type": ty, "toolCallId": "c1", "delta": "{\"q\""}));
+            assert_eq!(
+                args.kind(),
+                RunEvent::ToolCallArgs {
+                    tool_call_id: Some("c1"),
+                    delta: "{\"q\""
+                }
+            );
+        }
+        let named = SseEvent::new("TOOL_CALL_ARGS", json!({"delta": ""}));
+        assert_eq!(
+            named.kind(),
+            RunEvent::ToolCallArgs {
+                tool_call_id: None,
+                delta: ""
+            }
+        );
+        // A fragment that is not text is no fragment.
+        let number = ag_ui(json!({"type": "TOOL_CALL_ARGS", "toolCallId": "c1", "delta": 5}));
+        assert_eq!(number.kind(), RunEvent::Other);
+        for ty in ["TOOL_CALL_END", "ToolCallEnd"] {
+            let end = ag_ui(json!({"type": ty, "toolCallId": "c1"}));
+            assert_eq!(
+                end.kind(),
+                RunEvent::ToolCallEnd {
+                    tool_call_id: Some("c1")
+                }
+            );
+        }
+        let end = ag_ui(json!({"type": "TOOL_CALL_END", "toolCallId": 1}));
+        assert_eq!(end.kind(), RunEvent::ToolCallEnd { tool_call_id: None });
+        assert!(!end.is_terminal());
     }
 
     #[test]
