@@ -297,7 +297,8 @@ impl RunState {
     }
 
     fn start_call(&mut self, name: Option<&str>, id: Option<&str>, args: Option<&Value>) -> Change {
-        let pending = id.and_then(|id| self.latest_with_id(id));
+        // A start without an id is never a repeat.
+        let pending = self.matching(id, |_| false);
         if let Some(call) = pending.filter(|c| c.result.is_none()) {
             // A repeat: what it carries replaces what the call had.
             let mut change = Change::Nothing;
@@ -323,15 +324,7 @@ impl RunState {
     }
 
     fn set_result(&mut self, id: Option<&str>, result: Value) {
-        let call = match id {
-            Some(id) => self.latest_with_id(id),
-            None => self
-                .tool_calls
-                .iter_mut()
-                .rev()
-                .find(|c| c.result.is_none()),
-        };
-        match call {
+        match self.matching(id, |c| c.result.is_none()) {
             Some(call) => {
                 call.complete_args();
                 call.result = Some(result);
@@ -368,26 +361,25 @@ impl RunState {
         }
     }
 
-    /// The latest call with this id.
-    fn latest_with_id(&mut self, id: &str) -> Option<&mut ToolCallState> {
-        self.tool_calls
-            .iter_mut()
-            .rev()
-            .find(|c| c.id.as_deref() == Some(id))
+    /// The latest call with this id; without an id, the latest call
+    /// `otherwise` accepts.
+    fn matching(
+        &mut self,
+        id: Option<&str>,
+        otherwise: impl Fn(&ToolCallState) -> bool,
+    ) -> Option<&mut ToolCallState> {
+        let mut calls = self.tool_calls.iter_mut().rev();
+        match id {
+            Some(id) => calls.find(|c| c.id.as_deref() == Some(id)),
+            None => calls.find(|c| otherwise(c)),
+        }
     }
 
     /// The call an argument fragment or an end is for, if its arguments are
     /// still open: by id, else the latest call with open arguments.
     fn open_call(&mut self, id: Option<&str>) -> Option<&mut ToolCallState> {
-        let call = match id {
-            Some(id) => self.latest_with_id(id),
-            None => self
-                .tool_calls
-                .iter_mut()
-                .rev()
-                .find(|c| c.args_state != ArgsState::Complete),
-        };
-        call.filter(|c| c.args_state != ArgsState::Complete)
+        let open = |c: &ToolCallState| c.args_state != ArgsState::Complete;
+        self.matching(id, open).filter(|c| open(c))
     }
 
     fn end(&mut self, phase: RunPhase) -> Change {

@@ -427,44 +427,37 @@ fn fields_are_read_under_each_of_their_names() {
 
 // ---------- tool calls and their ids ----------
 
-fn start(id: Option<&str>, name: &str) -> SseEvent {
-    let mut data = json!({"type": "TOOL_CALL_START", "toolCallName": name});
+/// `data` with `toolCallId` when there is one.
+fn with_call_id(mut data: Value, id: Option<&str>) -> Value {
     if let Some(id) = id {
         data["toolCallId"] = json!(id);
     }
-    typed(data)
+    data
+}
+
+fn start(id: Option<&str>, name: &str) -> SseEvent {
+    let data = json!({"type": "TOOL_CALL_START", "toolCallName": name});
+    typed(with_call_id(data, id))
 }
 
 fn args(id: Option<&str>, delta: &str) -> SseEvent {
-    let mut data = json!({"type": "TOOL_CALL_ARGS", "delta": delta});
-    if let Some(id) = id {
-        data["toolCallId"] = json!(id);
-    }
-    typed(data)
+    let data = json!({"type": "TOOL_CALL_ARGS", "delta": delta});
+    typed(with_call_id(data, id))
 }
 
 fn end(id: Option<&str>) -> SseEvent {
-    let mut data = json!({"type": "TOOL_CALL_END"});
-    if let Some(id) = id {
-        data["toolCallId"] = json!(id);
-    }
-    typed(data)
+    let data = json!({"type": "TOOL_CALL_END"});
+    typed(with_call_id(data, id))
 }
 
 fn result(id: Option<&str>, value: Value) -> SseEvent {
-    let mut data = json!({"result": value});
-    if let Some(id) = id {
-        data["toolCallId"] = json!(id);
-    }
-    named("tool_result", data)
+    let data = json!({"result": value});
+    named("tool_result", with_call_id(data, id))
 }
 
 fn seed_call(id: Option<&str>, name: &str, args: Value) -> SseEvent {
-    let mut data = json!({"toolName": name, "args": args});
-    if let Some(id) = id {
-        data["toolCallId"] = json!(id);
-    }
-    named("tool_call", data)
+    let data = json!({"toolName": name, "args": args});
+    named("tool_call", with_call_id(data, id))
 }
 
 /// What a case is, the events, the calls they leave, and each event's change.
