@@ -29,7 +29,9 @@ use crate::{EventStream, Result, RunEvent, SseEvent};
 /// cannot use (an unknown kind, text that is not a string, a tool-call event
 /// or an approval whose data is not a JSON object) changes nothing
 /// else and [`apply`](Self::apply) returns [`Change::Nothing`]. Nothing a
-/// server sends panics.
+/// server sends panics. The state keeps everything the run said, so its
+/// memory grows with the run (where the stream holds one event at a time);
+/// match on [`SseEvent::kind`] yourself to keep less.
 ///
 /// # Tool calls and their ids
 ///
