@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{self, BufRead, Write};
 
-use zaby::{Feedback, RunEvent, ZabyRuntime};
+use zaby::{Change, Feedback, RunState, ZabyRuntime};
 
 fn main() {
     let (runtime, _fake) = common::connect_or_exit();
@@ -36,28 +36,40 @@ fn turn(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let run = runtime.runs().start(message)?;
     print!("agent> ");
+    // The state holds what the run said; a terminal only appends, so each
+    // change prints what is new since the last one.
+    let mut state = RunState::new();
+    let (mut text_shown, mut calls_shown, mut approvals_seen) = (0, 0, 0);
     for event in runtime.runs().stream(&run.run_id)? {
-        let event = event?;
-        match event.kind() {
-            RunEvent::Text { content } => print!("{content}"),
-            RunEvent::Thinking { .. } => print!("…"),
-            RunEvent::ToolCall { tool_name, .. } => {
-                print!("[tool: {}] ", tool_name.unwrap_or("?"))
+        match state.apply(&event?) {
+            Change::Text => {
+                print!("{}", &state.text[text_shown..]);
+                text_shown = state.text.len();
             }
-            RunEvent::ApprovalRequested { approval_id, data } => {
-                let Some(id) = approval_id else { continue };
-                let what = data["message"]
-                    .as_str()
-                    .unwrap_or("The agent asks for approval.");
-                println!("\n[{what}]");
-                let yes = ask(lines, "approve? (y/n) ").is_some_and(|a| a.trim() == "y");
-                if yes {
-                    runtime.approvals().approve(&run.run_id, id)?;
-                } else {
-                    runtime.approvals().reject(&run.run_id, id)?;
+            Change::Thinking => print!("…"),
+            Change::ToolCall | Change::ToolResult => {
+                for call in &state.tool_calls[calls_shown..] {
+                    print!("[tool: {}] ", call.name.as_deref().unwrap_or("?"));
                 }
+                calls_shown = state.tool_calls.len();
             }
-            RunEvent::RunError { message } => print!("\n[run failed: {}]", message.unwrap_or("?")),
+            Change::Approval => {
+                for approval in &state.approvals[approvals_seen..] {
+                    let Some(id) = &approval.id else { continue };
+                    let what = approval.data["message"]
+                        .as_str()
+                        .unwrap_or("The agent asks for approval.");
+                    println!("\n[{what}]");
+                    let yes = ask(lines, "approve? (y/n) ").is_some_and(|a| a.trim() == "y");
+                    if yes {
+                        runtime.approvals().approve(&run.run_id, id)?;
+                    } else {
+                        runtime.approvals().reject(&run.run_id, id)?;
+                    }
+                }
+                approvals_seen = state.approvals.len();
+            }
+            Change::Failed => print!("\n[run failed: {}]", state.error.as_deref().unwrap_or("?")),
             _ => {}
         }
         let _ = io::stdout().flush();

@@ -1,4 +1,5 @@
-//! Start a run, print its answer as it streams, show tool calls, rate it.
+//! Start a run, print its answer as it streams, show tool calls, rate it;
+//! then, when all you want is the answer, collect a run in three lines.
 //!
 //! `cargo run --example quickstart` talks to the service named by
 //! `ZABY_RUNTIME_TOKEN` (and `ZABY_API_ORIGIN`), or else to a local fake runtime.
@@ -38,5 +39,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     runtime.feedback().create(&run_id, Feedback::rating(5))?;
     println!("Rated run {run_id} 5 stars.");
+
+    // Just give me the answer: start, read the run to its end, print.
+    let run = runtime.runs().start("And in Paris?")?;
+    let state = runtime.runs().stream(&run.run_id)?.collect_run()?;
+    println!("Answer: {}", state.text);
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct SseEvent {
 #[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RunEvent<'a> {
-    /// Text output of the agent: `content`, or an AG-UI `delta`.
+    /// Text output of the agent: `content`, an AG-UI `delta`, or `text`.
     Text {
         /// The text to show.
         content: &'a str,
@@ -39,6 +39,20 @@ pub enum RunEvent<'a> {
         tool_call_id: Option<&'a str>,
         /// `args` or `arguments`.
         args: Option<&'a Value>,
+    },
+    /// AG-UI `TOOL_CALL_ARGS`: a fragment of a tool call's arguments, as text.
+    /// The fragments of one call, joined in order, are its arguments' JSON;
+    /// [`crate::RunState`] joins and parses them.
+    ToolCallArgs {
+        /// `toolCallId`: the call the fragment belongs to.
+        tool_call_id: Option<&'a str>,
+        /// `delta`: the fragment.
+        delta: &'a str,
+    },
+    /// AG-UI `TOOL_CALL_END`: a tool call's arguments are complete.
+    ToolCallEnd {
+        /// `toolCallId`.
+        tool_call_id: Option<&'a str>,
     },
     /// A tool returned.
     ToolResult {
@@ -98,7 +112,7 @@ impl SseEvent {
         let str_of = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k)?.as_str());
         let value_of = |keys: &[&str]| keys.iter().find_map(|k| d.get(*k));
         match self.kind_name() {
-            Kind::Text => match str_of(&["content", "delta"]) {
+            Kind::Text => match str_of(&["content", "delta", "text"]) {
                 Some(content) => RunEvent::Text { content },
                 None => RunEvent::Other,
             },
@@ -109,6 +123,16 @@ impl SseEvent {
                 tool_name: str_of(&["toolName", "toolCallName"]),
                 tool_call_id: str_of(&["toolCallId"]),
                 args: value_of(&["args", "arguments"]),
+            },
+            Kind::ToolCallArgs => match str_of(&["delta"]) {
+                Some(delta) => RunEvent::ToolCallArgs {
+                    tool_call_id: str_of(&["toolCallId"]),
+                    delta,
+                },
+                None => RunEvent::Other,
+            },
+            Kind::ToolCallEnd => RunEvent::ToolCallEnd {
+                tool_call_id: str_of(&["toolCallId"]),
             },
             Kind::ToolResult => RunEvent::ToolResult {
                 tool_call_id: str_of(&["toolCallId"]),
@@ -171,10 +195,14 @@ impl SseEvent {
             return Kind::Other;
         };
         match Kind::from_name(ty) {
-            // `data.type` "approval-card" alone is not an approval: AG-UI wraps it in UI_BLOCK.
+            // `data.type` "approval-card" alone is not an approval: AG-UI wraps
+            // it in a UI_BLOCK, whose `block.type` or `block.kind` marks the card.
             Kind::Other if is_ag_ui(ty, "UI_BLOCK") => {
-                let card = self.data.pointer("/block/type").and_then(Value::as_str);
-                if card == Some("approval-card") {
+                let is_card = |key| {
+                    self.data.get("block").and_then(|b| b.get(key)?.as_str())
+                        == Some("approval-card")
+                };
+                if is_card("type") || is_card("kind") {
                     Kind::Approval
                 } else {
                     Kind::Other
@@ -190,6 +218,8 @@ enum Kind {
     Text,
     Thinking,
     ToolCall,
+    ToolCallArgs,
+    ToolCallEnd,
     ToolResult,
     Approval,
     Finished,
@@ -214,6 +244,8 @@ impl Kind {
             ("TEXT_MESSAGE_CONTENT", Kind::Text),
             ("TEXT_MESSAGE_CHUNK", Kind::Text),
             ("TOOL_CALL_START", Kind::ToolCall),
+            ("TOOL_CALL_ARGS", Kind::ToolCallArgs),
+            ("TOOL_CALL_END", Kind::ToolCallEnd),
             ("TOOL_CALL_RESULT", Kind::ToolResult),
             ("INTERRUPTION", Kind::Approval),
             ("RUN_FINISHED", Kind::Finished),
@@ -248,135 +280,4 @@ fn is_ag_ui(name: &str, upper: &str) -> bool {
         }
     }
     pascal.next().is_none()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn ag_ui(data: Value) -> SseEvent {
-        SseEvent {
-            event: None,
-            data,
-            id: None,
-        }
-    }
-
-    #[test]
-    fn runtime_client_names() {
-        let text = SseEvent::new("text", json!({"content": "hi"}));
-        assert_eq!(text.kind(), RunEvent::Text { content: "hi" });
-        let call = SseEvent::new(
-            "tool_call",
-            json!({"toolName": "weather", "args": {"q": 1}}),
-        );
-        assert_eq!(
-            call.kind(),
-            RunEvent::ToolCall {
-                tool_name: Some("weather"),
-                tool_call_id: None,
-                args: Some(&json!({"q": 1}))
-            }
-        );
-        let result = SseEvent::new("tool_result", json!({"output": 3}));
-        assert_eq!(
-            result.kind(),
-            RunEvent::ToolResult {
-                tool_call_id: None,
-                result: Some(&json!(3))
-            }
-        );
-        let thinking = SseEvent::new("thinking", json!(""));
-        assert_eq!(thinking.kind(), RunEvent::Thinking { content: None });
-        let done = SseEvent::new("RunFinished", json!({"result": "ok"}));
-        assert_eq!(
-            done.kind(),
-            RunEvent::RunFinished {
-                result: Some(&json!("ok"))
-            }
-        );
-        assert!(done.is_run_finished() && done.is_terminal());
-    }
-
-    #[test]
-    fn ag_ui_kinds_in_both_spellings() {
-        for ty in [
-            "TEXT_MESSAGE_CONTENT",
-            "TextMessageContent",
-            "TEXT_MESSAGE_CHUNK",
-        ] {
-            let e = ag_ui(json!({"type": ty, "delta": "d"}));
-            assert_eq!(e.kind(), RunEvent::Text { content: "d" }, "{ty}");
-        }
-        let call = ag_ui(json!({"type": "ToolCallStart", "toolCallName": "s", "toolCallId": "c1"}));
-        assert!(matches!(
-            call.kind(),
-            RunEvent::ToolCall {
-                tool_name: Some("s"),
-                tool_call_id: Some("c1"),
-                args: None
-            }
-        ));
-        let err = ag_ui(json!({"type": "RUN_ERROR", "error": {"message": "boom"}}));
-        assert_eq!(
-            err.kind(),
-            RunEvent::RunError {
-                message: Some("boom")
-            }
-        );
-        assert!(err.is_terminal() && !err.is_run_finished());
-        let thinking = ag_ui(json!({"type": "THINKING_START"}));
-        assert_eq!(thinking.kind(), RunEvent::Thinking { content: None });
-        assert!(ag_ui(json!({"type": "RunFinished"})).is_run_finished());
-    }
-
-    #[test]
-    fn approvals_in_every_form() {
-        let named = SseEvent::new("approval_required", json!({"approvalId": "a1"}));
-        assert!(matches!(
-            named.kind(),
-            RunEvent::ApprovalRequested {
-                approval_id: Some("a1"),
-                ..
-            }
-        ));
-        let interruption = ag_ui(json!({"type": "INTERRUPTION", "id": "a2"}));
-        assert!(matches!(
-            interruption.kind(),
-            RunEvent::ApprovalRequested {
-                approval_id: Some("a2"),
-                ..
-            }
-        ));
-        let card = ag_ui(
-            json!({"type": "UI_BLOCK", "block": {"type": "approval-card", "approvalId": "a3"}}),
-        );
-        assert!(matches!(
-            card.kind(),
-            RunEvent::ApprovalRequested {
-                approval_id: Some("a3"),
-                ..
-            }
-        ));
-        let other_block = ag_ui(json!({"type": "UI_BLOCK", "block": {"type": "chart"}}));
-        assert_eq!(other_block.kind(), RunEvent::Other);
-    }
-
-    #[test]
-    fn unknown_and_malformed_are_other() {
-        assert_eq!(SseEvent::new("ping", json!(null)).kind(), RunEvent::Other);
-        assert_eq!(
-            SseEvent::new("text", json!({"content": 5})).kind(),
-            RunEvent::Other
-        );
-        assert_eq!(
-            ag_ui(json!({"type": "RUN_FINISHEDX"})).kind(),
-            RunEvent::Other
-        );
-        assert_eq!(ag_ui(json!({"type": "RunFinishe"})).kind(), RunEvent::Other);
-        assert_eq!(ag_ui(json!([1, 2])).kind(), RunEvent::Other);
-        // A finishing `data.type` ends the stream whatever the name says.
-        assert!(SseEvent::new("message", json!({"type": "RUN_FINISHED"})).is_run_finished());
-    }
 }

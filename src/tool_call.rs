@@ -1,0 +1,63 @@
+//! One tool call of a run, as a [`RunState`](crate::RunState) folds it:
+//! its arguments given whole or joined from AG-UI fragments.
+
+use serde_json::Value;
+
+use crate::run_state::Change;
+
+/// One tool call of a run, in [`RunState::tool_calls`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ToolCallState {
+    /// `toolCallId`, when sent.
+    pub id: Option<String>,
+    /// `toolName` or `toolCallName`, when sent.
+    pub name: Option<String>,
+    /// The arguments as sent with the call's start, or assembled from AG-UI
+    /// `TOOL_CALL_ARGS` fragments: a [`Value::String`] of the text while they
+    /// arrive, parsed as JSON once complete (text that never parses stays a
+    /// string). See [`RunState`].
+    pub args: Option<Value>,
+    /// The matching tool result, once it arrived.
+    pub result: Option<Value>,
+    pub(crate) args_state: ArgsState,
+}
+
+/// Where a call's arguments are: fragments may come, are coming, or are over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgsState {
+    Open,
+    Joining,
+    Complete,
+}
+
+impl ToolCallState {
+    /// Appends one `TOOL_CALL_ARGS` fragment; the first replaces the start's arguments.
+    pub(crate) fn push_args(&mut self, delta: &str) -> Change {
+        match (&mut self.args, self.args_state) {
+            (Some(Value::String(text)), ArgsState::Joining) => {
+                if delta.is_empty() {
+                    return Change::Nothing;
+                }
+                text.push_str(delta);
+            }
+            _ => {
+                self.args = Some(Value::String(delta.to_owned()));
+                self.args_state = ArgsState::Joining;
+            }
+        }
+        Change::ToolCall
+    }
+
+    /// No more fragments: the joined text becomes JSON if it parses.
+    pub(crate) fn complete_args(&mut self) {
+        if self.args_state == ArgsState::Joining {
+            if let Some(Value::String(text)) = &self.args {
+                if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                    self.args = Some(parsed);
+                }
+            }
+        }
+        self.args_state = ArgsState::Complete;
+    }
+}
