@@ -1,5 +1,7 @@
 //! A run's state: its events folded into text, tool calls, approvals and an end.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::tool_call::{ArgsState, ToolCallState};
@@ -121,6 +123,26 @@ pub struct RunState {
     pub last_event_id: Option<String>,
     /// How many events were applied, unknown ones and ones after the end included.
     pub events: u64,
+    /// Where the latest call with each id is, so that a run of many calls
+    /// costs linear time. Checked on use: the public fields may be edited.
+    call_index: CallIndex,
+}
+
+/// A lookup aid, not state: two runs that said the same are equal whatever
+/// their indexes hold, and `Debug` leaves it out.
+#[derive(Clone, Default)]
+struct CallIndex(HashMap<String, usize>);
+
+impl PartialEq for CallIndex {
+    fn eq(&self, _: &CallIndex) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for CallIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// An approval request of a run, in [`RunState::approvals`]; answer it with
@@ -290,7 +312,7 @@ impl RunState {
             }
             return change;
         }
-        self.tool_calls.push(ToolCallState {
+        self.push_call(ToolCallState {
             id: id.map(str::to_owned),
             name: name.map(str::to_owned),
             args: args.cloned(),
@@ -306,7 +328,7 @@ impl RunState {
                 call.complete_args();
                 call.result = Some(result);
             }
-            None => self.tool_calls.push(ToolCallState {
+            None => self.push_call(ToolCallState {
                 id: id.map(str::to_owned),
                 name: None,
                 args: None,
@@ -345,11 +367,28 @@ impl RunState {
         id: Option<&str>,
         otherwise: impl Fn(&ToolCallState) -> bool,
     ) -> Option<&mut ToolCallState> {
-        let mut calls = self.tool_calls.iter_mut().rev();
-        match id {
-            Some(id) => calls.find(|c| c.id.as_deref() == Some(id)),
-            None => calls.find(|c| otherwise(c)),
+        let Some(id) = id else {
+            return self.tool_calls.iter_mut().rev().find(|c| otherwise(c));
+        };
+        let indexed = self.call_index.0.get(id).copied().filter(|&i| {
+            self.tool_calls
+                .get(i)
+                .is_some_and(|c| c.id.as_deref() == Some(id))
+        });
+        let index = indexed.or_else(|| {
+            // The index does not know it (the calls were edited): look.
+            self.tool_calls
+                .iter()
+                .rposition(|c| c.id.as_deref() == Some(id))
+        })?;
+        self.tool_calls.get_mut(index)
+    }
+
+    fn push_call(&mut self, call: ToolCallState) {
+        if let Some(id) = &call.id {
+            self.call_index.0.insert(id.clone(), self.tool_calls.len());
         }
+        self.tool_calls.push(call);
     }
 
     /// The call an argument fragment or an end is for, if its arguments are

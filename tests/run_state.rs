@@ -1294,3 +1294,29 @@ proptest! {
         prop_assert_eq!(state.last_event_id, last_id);
     }
 }
+
+#[test]
+fn results_find_their_call_by_id_even_after_the_calls_were_edited() {
+    let start = |id: &str| named("tool_call", json!({"toolName": "t", "toolCallId": id}));
+    let result = |id: &str| named("tool_result", json!({"toolCallId": id, "result": id}));
+    let mut state: RunState = [start("c1"), start("c2"), start("c3")].iter().collect();
+    // A caller may edit the public fields; matching must not trust stale positions.
+    state.tool_calls.remove(0);
+    assert_eq!(state.apply(&result("c3")), Change::ToolResult);
+    assert_eq!(state.apply(&result("c2")), Change::ToolResult);
+    let results: Vec<_> = state.tool_calls.iter().map(|c| c.result.clone()).collect();
+    assert_eq!(results, [Some(json!("c2")), Some(json!("c3"))]);
+    state.tool_calls.clear();
+    assert_eq!(
+        state.apply(&result("c1")),
+        Change::ToolResult,
+        "kept as a call of its own"
+    );
+    assert_eq!(state.tool_calls.len(), 1);
+    // Two states that said the same are equal, however they were built.
+    let folded: RunState = [start("c9")].iter().collect();
+    let mut edited: RunState = [start("c0"), start("c9")].iter().collect();
+    edited.tool_calls.remove(0);
+    edited.events = 1;
+    assert_eq!(folded, edited);
+}
