@@ -1,4 +1,44 @@
-#![doc = include_str!("../README.md")]
+//! The blocking Rust SDK for the Zaby agent runtime: start runs on a deployed
+//! agent, stream their events as a plain [`Iterator`], answer approval
+//! requests and send feedback, with no async runtime. For CLI tools, game and
+//! desktop loops that poll once a frame, and thread-per-request services.
+//!
+//! ```no_run
+//! use zaby::{Feedback, RunEvent, ZabyRuntime};
+//!
+//! let runtime = ZabyRuntime::new("eyJhbGciOi...")?; // a runtime token (JWT)
+//! let run = runtime.runs().start("What's the weather in London?")?;
+//! for event in runtime.runs().stream(&run.run_id)? {
+//!     // The stream ends by itself at the run's end.
+//!     if let RunEvent::Text { content } = event?.kind() {
+//!         print!("{content}");
+//!     }
+//! }
+//! runtime.feedback().create(&run.run_id, Feedback::rating(5))?;
+//! # Ok::<(), zaby::Error>(())
+//! ```
+//!
+//! Where to start:
+//!
+//! - [`ZabyRuntime`] and its [builder](ZabyRuntimeBuilder): the runtime client,
+//!   with [`Runs`], [`Approvals`] and [`FeedbackApi`]; [`EventStream`] for the
+//!   live events, [`RunEvent`] for their typed view, [`RunState`] to fold them.
+//! - [`Zaby`]: the provisioning client holding the tenant API key, which mints
+//!   runtime tokens ([`RuntimeTokens`]); [`MintingTokenSource`] keeps a runtime
+//!   client's token fresh.
+//! - [`RequestOptions`]: a request id, headers, query, timeout, retries or a
+//!   [`CancelHandle`] for one call.
+//! - [`Error`]: one enum of kinds to match on.
+//! - [`testing::MockTransport`] for your tests, and with the `testing` feature
+//!   [`testing::FakeRuntime`], a whole runtime on loopback.
+//!
+//! Cargo features: `testing` (the fake runtime), `log` (one `debug` line per
+//! request), `tracing` (one span per request and per stream),
+//! `platform-verifier` ([`TlsRoots::platform`]). None is on by default.
+//!
+//! The [README](https://crates.io/crates/zaby) has the guide: configuration,
+//! streaming, resume, networks and proxies, porting from the Python and
+//! TypeScript SDKs, and the measurements.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -64,3 +104,8 @@ pub use tls::TlsRoots;
 pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens, UniqueIdRotation};
 pub use tool_call::ToolCallState;
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};
+
+// The README's examples are compiled and run as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::run_state::Change;
 
-/// One tool call of a run, in [`RunState::tool_calls`].
+/// One tool call of a run, in [`RunState::tool_calls`](crate::RunState::tool_calls).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ToolCallState {
@@ -16,7 +16,7 @@ pub struct ToolCallState {
     /// The arguments as sent with the call's start, or assembled from AG-UI
     /// `TOOL_CALL_ARGS` fragments: a [`Value::String`] of the text while they
     /// arrive, parsed as JSON once complete (text that never parses stays a
-    /// string). See [`RunState`].
+    /// string). See [`RunState`](crate::RunState).
     pub args: Option<Value>,
     /// The matching tool result, once it arrived.
     pub result: Option<Value>,
