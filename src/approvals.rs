@@ -14,6 +14,23 @@ pub struct Approvals<'a> {
     pub(crate) options: crate::RequestOptions,
 }
 
+impl ZabyRuntime {
+    /// Answer approval requests.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// runtime.approvals().approve("run-id", "approval-id")?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn approvals(&self) -> Approvals<'_> {
+        Approvals {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
+    }
+}
+
 impl Approvals<'_> {
     /// The same calls with these options (request id, headers, query,
     /// timeout, retries, cancel handle).

@@ -8,7 +8,7 @@ use crate::config::{ZabyGlobalConfig, resolve};
 use crate::credential::{Credential, ProviderSource, SecretProvider, check_secret};
 use crate::pipeline::Core;
 use crate::transport::{HttpTransport, Transport};
-use crate::{Approvals, Error, FeedbackApi, Result, Runs, TokenSource};
+use crate::{Error, Result, TokenSource};
 
 /// Stream resumes in a row, unless configured.
 pub const DEFAULT_MAX_RECONNECTS: u32 = 3;
@@ -80,51 +80,6 @@ impl ZabyRuntime {
     /// ```
     pub fn builder() -> ZabyRuntimeBuilder {
         ZabyRuntimeBuilder::default()
-    }
-
-    /// Start runs, stream them, read their stored events.
-    ///
-    /// # Example
-    /// ```no_run
-    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
-    /// let run = runtime.runs().start("Hello")?;
-    /// # Ok::<(), zaby::Error>(())
-    /// ```
-    pub fn runs(&self) -> Runs<'_> {
-        Runs {
-            client: self,
-            options: crate::RequestOptions::default(),
-        }
-    }
-
-    /// Answer approval requests.
-    ///
-    /// # Example
-    /// ```no_run
-    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
-    /// runtime.approvals().approve("run-id", "approval-id")?;
-    /// # Ok::<(), zaby::Error>(())
-    /// ```
-    pub fn approvals(&self) -> Approvals<'_> {
-        Approvals {
-            client: self,
-            options: crate::RequestOptions::default(),
-        }
-    }
-
-    /// Send feedback on runs.
-    ///
-    /// # Example
-    /// ```no_run
-    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
-    /// runtime.feedback().create("run-id", zaby::Feedback::rating(5))?;
-    /// # Ok::<(), zaby::Error>(())
-    /// ```
-    pub fn feedback(&self) -> FeedbackApi<'_> {
-        FeedbackApi {
-            client: self,
-            options: crate::RequestOptions::default(),
-        }
     }
 
     /// The origin calls go to, e.g. `https://genapi.zaby.io`.

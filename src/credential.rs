@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::{Error, Result};
-
-/// The error a token source returns.
-pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
+use crate::{Error, Result, TokenError};
 
 /// Gives a runtime client its token, asked before every request.
 ///

@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use crate::mask::{MIN_MASKED, mask_str, mask_value};
 
+/// The error a token source or provider returns.
+pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
+
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -147,7 +150,7 @@ impl std::fmt::Display for DecodeError {
 #[derive(Debug)]
 pub struct CredentialError {
     what: &'static str,
-    source: crate::credential::TokenError,
+    source: TokenError,
 }
 
 impl std::fmt::Display for CredentialError {
@@ -165,10 +168,7 @@ impl std::error::Error for CredentialError {
 impl Error {
     /// The error for a provider's failure: retryable when a [`Error`] in its
     /// cause chain is, otherwise a [`Error::Config`] quoting it.
-    pub(crate) fn from_provider(
-        what: &'static str,
-        source: crate::credential::TokenError,
-    ) -> Error {
+    pub(crate) fn from_provider(what: &'static str, source: TokenError) -> Error {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
         while let Some(e) = cause {
             if let Some(e) = e.downcast_ref::<Error>() {
@@ -370,8 +370,8 @@ impl ApiError {
             status,
             message,
             code,
-            request_id: crate::transport::header(headers, "x-request-id").map(str::to_owned),
-            retry_after: crate::transport::header(headers, "retry-after")
+            request_id: crate::headers::header(headers, "x-request-id").map(str::to_owned),
+            retry_after: crate::headers::header(headers, "retry-after")
                 .and_then(crate::retry_after::parse_retry_after),
             body,
         };

@@ -14,6 +14,23 @@ pub struct FeedbackApi<'a> {
     pub(crate) options: crate::RequestOptions,
 }
 
+impl ZabyRuntime {
+    /// Send feedback on runs.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// runtime.feedback().create("run-id", zaby::Feedback::rating(5))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn feedback(&self) -> FeedbackApi<'_> {
+        FeedbackApi {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
+    }
+}
+
 impl FeedbackApi<'_> {
     /// The same calls with these options (request id, headers, query,
     /// timeout, retries, cancel handle).

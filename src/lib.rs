@@ -58,6 +58,7 @@ mod deadline;
 mod error;
 mod event;
 mod feedback;
+mod headers;
 mod mask;
 mod minting;
 mod options;
@@ -88,8 +89,8 @@ pub use config::{
     DEFAULT_API_ORIGIN, DEFAULT_TIMEOUT, Environment, LOCAL_API_ORIGIN, ZabyGlobalConfig,
     configure_zaby, reset_zaby_config,
 };
-pub use credential::{TokenError, TokenSource};
-pub use error::{ApiError, CredentialError, DecodeError, Error, Result};
+pub use credential::TokenSource;
+pub use error::{ApiError, CredentialError, DecodeError, Error, Result, TokenError};
 pub use event::{RunEvent, SseEvent};
 pub use feedback::{Feedback, FeedbackApi};
 pub use minting::MintingTokenSource;

@@ -23,8 +23,9 @@ use crate::call::{Call, Mode};
 use crate::config::Settings;
 use crate::credential::Credential;
 use crate::error::ApiError;
+use crate::headers::header;
 use crate::redirect::next_hop;
-use crate::transport::{Transport, TransportRequest, TransportResponse, header};
+use crate::transport::{Transport, TransportRequest, TransportResponse};
 use crate::{Error, Result};
 
 /// What every client holds: settings, transport and credential.

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Result;
 use crate::client::{ClientOptions, shared_setters};
 use crate::pipeline::Core;
-use crate::{Result, RuntimeTokens};
 
 /// The provisioning client, for trusted server code: it holds the tenant API
 /// key (sent as `x-zaby-api-key`) and mints the runtime tokens that
@@ -57,21 +57,6 @@ impl Zaby {
     /// A builder for every other option.
     pub fn builder() -> ZabyBuilder {
         ZabyBuilder::default()
-    }
-
-    /// Mint, rotate and revoke runtime tokens.
-    ///
-    /// # Example
-    /// ```no_run
-    /// # let zaby = zaby::Zaby::new("zk_live_...")?;
-    /// let minted = zaby.runtime_tokens().create(zaby::RuntimeTokenRequest::new("app-id", "deployment-id"))?;
-    /// # Ok::<(), zaby::Error>(())
-    /// ```
-    pub fn runtime_tokens(&self) -> RuntimeTokens<'_> {
-        RuntimeTokens {
-            client: self,
-            options: crate::RequestOptions::default(),
-        }
     }
 
     /// The origin calls go to.

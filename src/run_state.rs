@@ -260,10 +260,16 @@ impl RunState {
             RunEvent::ToolCallArgs {
                 tool_call_id,
                 delta,
-            } => match self.open_call(tool_call_id) {
-                Some(call) => call.push_args(delta),
-                None => Change::Nothing,
-            },
+            } => {
+                let pushed = self
+                    .open_call(tool_call_id)
+                    .is_some_and(|c| c.push_args(delta));
+                if pushed {
+                    Change::ToolCall
+                } else {
+                    Change::Nothing
+                }
+            }
             RunEvent::ToolCallEnd { tool_call_id } if object => {
                 match self.open_call(tool_call_id) {
                     Some(call) => {

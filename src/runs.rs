@@ -26,6 +26,23 @@ pub(crate) fn run_path(run_id: &str, rest: &str) -> Result<String> {
 
 pub(crate) const PREFIX: &str = "/api/v1/agent-runtime";
 
+impl ZabyRuntime {
+    /// Start runs, stream them, read their stored events.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let runtime = zaby::ZabyRuntime::new("eyJhbGciOi...")?;
+    /// let run = runtime.runs().start("Hello")?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn runs(&self) -> Runs<'_> {
+        Runs {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
+    }
+}
+
 impl Runs<'_> {
     /// The same calls with these options (request id, headers, query,
     /// timeout, retries, cancel handle).

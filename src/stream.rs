@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::call::Call;
+use crate::headers::header;
 use crate::pipeline::Answer;
 use crate::sse::{ReadError, SseReader, is_timeout};
-use crate::transport::header;
 use crate::{CancelHandle, Error, RequestOptions, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.

@@ -21,6 +21,23 @@ pub struct RuntimeTokens<'a> {
     pub(crate) options: crate::RequestOptions,
 }
 
+impl Zaby {
+    /// Mint, rotate and revoke runtime tokens.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # let zaby = zaby::Zaby::new("zk_live_...")?;
+    /// let minted = zaby.runtime_tokens().create(zaby::RuntimeTokenRequest::new("app-id", "deployment-id"))?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
+    pub fn runtime_tokens(&self) -> RuntimeTokens<'_> {
+        RuntimeTokens {
+            client: self,
+            options: crate::RequestOptions::default(),
+        }
+    }
+}
+
 impl RuntimeTokens<'_> {
     /// The same calls with these options (request id, headers, query,
     /// timeout, retries, cancel handle).

@@ -3,8 +3,6 @@
 
 use serde_json::Value;
 
-use crate::run_state::Change;
-
 /// One tool call of a run, in [`RunState::tool_calls`](crate::RunState::tool_calls).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -32,12 +30,13 @@ pub(crate) enum ArgsState {
 }
 
 impl ToolCallState {
-    /// Appends one `TOOL_CALL_ARGS` fragment; the first replaces the start's arguments.
-    pub(crate) fn push_args(&mut self, delta: &str) -> Change {
+    /// Appends one `TOOL_CALL_ARGS` fragment; the first replaces the start's
+    /// arguments. False when it changed nothing.
+    pub(crate) fn push_args(&mut self, delta: &str) -> bool {
         match (&mut self.args, self.args_state) {
             (Some(Value::String(text)), ArgsState::Joining) => {
                 if delta.is_empty() {
-                    return Change::Nothing;
+                    return false;
                 }
                 text.push_str(delta);
             }
@@ -46,7 +45,7 @@ impl ToolCallState {
                 self.args_state = ArgsState::Joining;
             }
         }
-        Change::ToolCall
+        true
     }
 
     /// No more fragments: the joined text becomes JSON if it parses.

@@ -14,6 +14,7 @@ use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnecto
 
 use crate::body::MAX_ERROR_BODY;
 use crate::deadline::Deadline;
+use crate::headers::redacted;
 use crate::{CancelHandle, Error, Result};
 
 /// Sends one HTTP request and returns the answer, whatever its status.
@@ -77,34 +78,6 @@ impl fmt::Debug for TransportRequest {
             .field("timeout", &self.timeout)
             .finish()
     }
-}
-
-/// Headers for `Debug`, with the credential's value hidden.
-pub(crate) fn redacted(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            let shown = if is_secret_header(k) {
-                "[redacted]"
-            } else {
-                v.as_str()
-            };
-            (k.as_str(), shown)
-        })
-        .collect()
-}
-
-/// The first header of that name, whatever its case.
-pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// Header names that carry a credential.
-fn is_secret_header(name: &str) -> bool {
-    name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("x-zaby-api-key")
 }
 
 /// The answer to a [`TransportRequest`].

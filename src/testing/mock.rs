@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use crate::transport::{Transport, TransportRequest, TransportResponse, redacted};
+use crate::headers::redacted;
+use crate::transport::{Transport, TransportRequest, TransportResponse};
 use crate::{Error, Result, SseEvent};
 
 /// An in-process [`Transport`] that answers with canned answers, in order,
@@ -82,7 +83,7 @@ impl std::fmt::Debug for RecordedRequest {
 impl RecordedRequest {
     /// The first header of that name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::transport::header(&self.headers, name)
+        crate::headers::header(&self.headers, name)
     }
 }
 

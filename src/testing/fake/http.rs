@@ -22,7 +22,7 @@ pub(super) struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::transport::header(&self.headers, name)
+        crate::headers::header(&self.headers, name)
     }
 
     /// Whether the client asked for the connection to end after this exchange.

@@ -25,7 +25,7 @@ pub struct FakeRequest {
 impl FakeRequest {
     /// The first value of the header `name`, whatever its case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        crate::transport::header(&self.headers, name)
+        crate::headers::header(&self.headers, name)
     }
 
     /// The record of `req`, whose body reads as `body`.
@@ -43,7 +43,7 @@ impl fmt::Debug for FakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Secrets are masked: debug output ends up in logs. That is the
         // authorization and API key headers, and the token a rotation sends.
-        let headers = crate::transport::redacted(&self.headers);
+        let headers = crate::headers::redacted(&self.headers);
         let mut body = self.body.clone();
         if let Some(Value::Object(map)) = &mut body {
             if let Some(token) = map.get_mut("previousToken") {
