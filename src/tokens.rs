@@ -73,14 +73,8 @@ impl RuntimeTokens<'_> {
     /// ```
     pub fn create(&self, request: RuntimeTokenRequest) -> Result<RuntimeToken> {
         let app = segment(&request.external_app_id, "external app id")?;
-        let mut call = Call::post(
-            format!("{PREFIX}/external-apps/{app}/runtime-tokens"),
-            Some(&request),
-        )?;
-        call.request_id = request.request_id.clone();
-        self.client
-            .core
-            .answer(&call.with_options(&self.options)?, decode_token)
+        let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens");
+        self.mint(path, &request, &request.request_id)
     }
 
     /// Trades a token for a new one of the same family.
@@ -121,11 +115,19 @@ impl RuntimeTokens<'_> {
     /// ```
     pub fn rotate_by_unique_id(&self, request: UniqueIdRotation) -> Result<RuntimeToken> {
         let app = segment(&request.external_app_id, "external app id")?;
-        let mut call = Call::post(
-            format!("{PREFIX}/external-apps/{app}/runtime-tokens/rotate"),
-            Some(&request),
-        )?;
-        call.request_id = request.request_id.clone();
+        let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens/rotate");
+        self.mint(path, &request, &request.request_id)
+    }
+
+    /// Posts `body` to `path` and reads the token minted.
+    fn mint(
+        &self,
+        path: String,
+        body: &impl Serialize,
+        request_id: &Option<String>,
+    ) -> Result<RuntimeToken> {
+        let mut call = Call::post(path, Some(body))?;
+        call.request_id = request_id.clone();
         self.client
             .core
             .answer(&call.with_options(&self.options)?, decode_token)
