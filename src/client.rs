@@ -198,146 +198,25 @@ impl ClientOptions {
     }
 }
 
-/// The setters every client builder shares; each builder has an `options: ClientOptions`.
-/// `$secret` and `$provider` name the credential's two setters; `$what` describes it.
-macro_rules! shared_setters {
-    ($secret:ident, $provider:ident, $what:literal) => {
-        #[doc = concat!("The ", $what, ".")]
-        pub fn $secret(mut self, secret: impl Into<String>) -> Self {
-            self.options.secret = Some($crate::client::Secret::Fixed(secret.into()));
-            self
-        }
-
-        #[doc = concat!("A function asked for the ", $what, " before every request, so a rotated")]
-        /// one is picked up without rebuilding the client.
-        pub fn $provider<F>(mut self, f: F) -> Self
-        where
-            F: Fn() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>>
-                + Send
-                + Sync
-                + 'static,
-        {
-            self.options.secret = Some($crate::client::Secret::Provider(std::sync::Arc::new(f)));
-            self
-        }
-
-        /// Overrides for this client: each `Some` field beats [`crate::configure_zaby`]
-        /// and the environment. Later setters override it in turn.
-        pub fn config(mut self, overrides: $crate::ZabyGlobalConfig) -> Self {
-            self.options.config.merge(overrides);
-            self
-        }
-
-        /// The API origin. Defaults to the resolved configuration, else
-        /// [`crate::DEFAULT_API_ORIGIN`].
-        pub fn api_origin(mut self, origin: impl Into<String>) -> Self {
-            self.options.config.api_origin = Some(origin.into());
-            self
-        }
-
-        /// An environment preset; an origin given at any level wins over it.
-        /// Defaults to `ZABY_ENVIRONMENT`, else production.
-        pub fn environment(mut self, env: $crate::Environment) -> Self {
-            self.options.config.environment = Some(env);
-            self
-        }
-
-        /// The limit of a plain call, and of connecting a stream. Defaults to 30 s.
-        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.options.config.timeout = Some(timeout);
-            self
-        }
-
-        /// How failed calls are retried: a number of retries, or a
-        /// [`RetryPolicy`](crate::RetryPolicy). Defaults to none.
-        pub fn retries(mut self, policy: impl Into<$crate::RetryPolicy>) -> Self {
-            self.options.config.retries = Some(policy.into());
-            self
-        }
-
-        /// The `user-agent` header. Defaults to `zaby-rust/<version>`.
-        pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-            self.options.config.user_agent = Some(user_agent.into());
-            self
-        }
-
-        /// The proxy for every request, as a URL (`http`, `https`, `socks4`,
-        /// `socks4a`, `socks5` or `socks5h`); `None`: no proxy, whatever the
-        /// environment says. Loopback hosts (localhost, 127.0.0.0/8, ::1) are
-        /// never proxied. A given proxy applies to every other host and the
-        /// environment is not read.
-        ///
-        /// Defaults to the environment, read as curl reads it: `https_proxy` /
-        /// `HTTPS_PROXY` for an https origin, `http_proxy` / `HTTP_PROXY` for an
-        /// http one, else `all_proxy` / `ALL_PROXY`; `no_proxy` / `NO_PROXY` lists
-        /// hosts that go direct (`example.com` also covers its subdomains, a
-        /// leading `.` is optional, `*` is every host). A malformed proxy URL,
-        /// here or in the variable that applies, makes `build()` fail with
-        /// [`Error::Config`](crate::Error::Config) naming where it came from.
-        /// Not used with your own [`transport`](Self::transport).
-        ///
-        /// # Example
-        /// ```
-        /// let runtime = zaby::ZabyRuntime::builder()
-        ///     .token("eyJhbGciOi...")
-        ///     .proxy(Some("socks5h://proxy.corp.example:1080"))
-        ///     .build()?;
-        /// # let _ = runtime;
-        /// # Ok::<(), zaby::Error>(())
-        /// ```
-        pub fn proxy(mut self, proxy: Option<&str>) -> Self {
-            self.options.proxy = match proxy {
-                Some(url) => $crate::proxy::ProxySetting::Url(url.to_owned()),
-                None => $crate::proxy::ProxySetting::Off,
-            };
-            self
-        }
-
-        /// The certificate authorities an https origin (and an https proxy) is
-        /// checked against: [`TlsRoots::from_pem`](crate::TlsRoots::from_pem) for a
-        /// private CA. Not used with your own [`transport`](Self::transport).
-        /// Defaults to [`TlsRoots::bundled`](crate::TlsRoots::bundled).
-        ///
-        /// # Example
-        /// ```no_run
-        /// let ca = std::fs::read("/etc/ssl/private-ca.pem")?;
-        /// let runtime = zaby::ZabyRuntime::builder()
-        ///     .token("eyJhbGciOi...")
-        ///     .api_origin("https://zaby.internal.example")
-        ///     .tls_roots(zaby::TlsRoots::from_pem(&ca)?)
-        ///     .build()?;
-        /// # let _ = runtime;
-        /// # Ok::<(), Box<dyn std::error::Error>>(())
-        /// ```
-        pub fn tls_roots(mut self, roots: $crate::TlsRoots) -> Self {
-            self.options.tls_roots = roots;
-            self
-        }
-
-        /// The HTTP transport. Defaults to a new [`HttpTransport`](crate::HttpTransport)
-        /// with this builder's timeout, proxy and TLS roots; yours is used as it
-        /// is, and [`proxy`](Self::proxy) and [`tls_roots`](Self::tls_roots) do not apply.
-        pub fn transport(mut self, transport: impl $crate::Transport + 'static) -> Self {
-            self.options.transport = Some(std::sync::Arc::new(transport));
-            self
-        }
-
-        /// Allows plain `http` to a host that is not loopback, which sends the
-        /// credential in clear text. Defaults to `false`.
-        pub fn allow_insecure_http(mut self, yes: bool) -> Self {
-            self.options.allow_insecure_http = yes;
-            self
-        }
-    };
-}
-pub(crate) use shared_setters;
-
 impl ZabyRuntimeBuilder {
     shared_setters!(token, token_provider, "runtime token");
 
     /// A [`TokenSource`], asked before every request; a token the server
     /// refuses as expired or used up is invalidated and the call repeated
     /// once with the next token (see [`TokenSource`] for which calls).
+    ///
+    /// # Example
+    /// ```
+    /// struct Fixed;
+    /// impl zaby::TokenSource for Fixed {
+    ///     fn token(&self) -> Result<String, zaby::TokenError> {
+    ///         Ok("eyJhbGciOi...".to_owned())
+    ///     }
+    /// }
+    /// let runtime = zaby::ZabyRuntime::builder().token_source(Fixed).build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn token_source(mut self, source: impl TokenSource + 'static) -> Self {
         self.options.secret = Some(Secret::Source(Arc::new(source)));
         self
@@ -345,12 +224,31 @@ impl ZabyRuntimeBuilder {
 
     /// How long a stream may stay silent (comments count as activity) before
     /// it fails with [`Error::Timeout`]; `None` waits forever. Defaults to the timeout.
+    ///
+    /// # Example
+    /// ```
+    /// // The agent may think for minutes between events.
+    /// let runtime = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .stream_idle_timeout(Some(std::time::Duration::from_secs(300)))
+    ///     .build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn stream_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.stream_idle_timeout = Some(timeout);
         self
     }
 
     /// How many times in a row a broken stream is resumed. Defaults to 3.
+    ///
+    /// # Example
+    /// ```
+    /// // Never resume: a cut is an error at once.
+    /// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").max_reconnects(0).build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn max_reconnects(mut self, n: u32) -> Self {
         self.max_reconnects = Some(n);
         self
@@ -358,6 +256,16 @@ impl ZabyRuntimeBuilder {
 
     /// The most one streamed event may buffer; a larger one ends the stream
     /// with [`Error::Stream`]. Defaults to 16 MiB.
+    ///
+    /// # Example
+    /// ```
+    /// let runtime = zaby::ZabyRuntime::builder()
+    ///     .token("eyJhbGciOi...")
+    ///     .stream_max_event_size(1024 * 1024)
+    ///     .build()?;
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn stream_max_event_size(mut self, bytes: usize) -> Self {
         self.stream_max_event_size = Some(bytes);
         self

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Result;
-use crate::client::{ClientOptions, shared_setters};
+use crate::client::ClientOptions;
 use crate::pipeline::Core;
 
 /// The provisioning client, for trusted server code: it holds the tenant API
