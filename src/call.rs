@@ -61,19 +61,13 @@ impl Call {
             return Err(Error::Cancelled);
         }
         crate::path::push_query(&mut self.path, &options.query);
-        if let Some(id) = &options.request_id {
-            self.request_id = Some(id.clone());
-            // The body's own requestId wins; otherwise it carries this one.
-            if let Some(body) = &mut self.body {
-                if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(body) {
-                    if !map.contains_key("requestId") {
-                        map.insert("requestId".to_owned(), id.clone().into());
-                        *body = serde_json::to_vec(&map).unwrap_or_else(|_| body.clone());
-                    }
-                }
-            }
+        // A body's own request id (set by the resource) is the header's too.
+        if self.request_id.is_none() {
+            self.request_id.clone_from(&options.request_id);
         }
         self.options = options.clone();
+        // This call's own handle: calls sharing the caller's do not share hooks.
+        self.options.cancel = options.cancel.as_ref().map(CancelHandle::child);
         Ok(self)
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 /// Stops an [`EventStream`](crate::EventStream) from any thread: a blocked read returns at once
@@ -19,6 +19,9 @@ struct Shared {
     /// What interrupts the transport's blocked read, when it offers that.
     hook: Mutex<Option<Hook>>,
     wake: Condvar,
+    /// The handles of the calls this one was given to: each call has its
+    /// own, so that calls sharing a handle do not take each other's hook.
+    children: Mutex<Vec<Weak<Shared>>>,
 }
 
 impl fmt::Debug for CancelHandle {
@@ -58,6 +61,7 @@ impl CancelHandle {
             shared: Arc::new(Shared {
                 cancelled: AtomicBool::new(false),
                 hook: Mutex::new(None),
+                children: Mutex::new(Vec::new()),
                 wake: Condvar::new(),
             }),
         }
@@ -80,6 +84,10 @@ impl CancelHandle {
         if let Some(hook) = hook {
             hook();
         }
+        let children = std::mem::take(&mut *self.children());
+        for child in children.iter().filter_map(Weak::upgrade) {
+            CancelHandle { shared: child }.cancel();
+        }
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -97,6 +105,29 @@ impl CancelHandle {
         } else {
             *slot = Some(Box::new(hook));
         }
+    }
+
+    /// A handle of one call's own, cancelled with this one. Its hook (the
+    /// call's connection) goes when the call drops it.
+    pub(crate) fn child(&self) -> CancelHandle {
+        let child = CancelHandle::new();
+        {
+            let mut children = self.children();
+            children.retain(|c| c.strong_count() > 0);
+            children.push(Arc::downgrade(&child.shared));
+        }
+        // A cancel that came before the push reaches the child here.
+        if self.is_cancelled() {
+            child.cancel();
+        }
+        child
+    }
+
+    fn children(&self) -> MutexGuard<'_, Vec<Weak<Shared>>> {
+        self.shared
+            .children
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn clear_hook(&self) {
@@ -124,6 +155,34 @@ mod tests {
     use std::sync::mpsc;
 
     use super::*;
+
+    #[test]
+    fn a_cancel_reaches_every_live_child_and_children_are_forgotten_when_dropped() {
+        let parent = CancelHandle::new();
+        let (tx, rx) = mpsc::channel();
+        let children: Vec<_> = (0..3).map(|_| parent.child()).collect();
+        for (i, child) in children.iter().enumerate() {
+            let tx = tx.clone();
+            child.on_cancel(move || tx.send(i).unwrap());
+        }
+        drop(parent.child());
+        assert_eq!(parent.children().len(), 4);
+        parent.child();
+        assert_eq!(parent.children().len(), 4, "dropped children are pruned");
+        parent.cancel();
+        let mut fired: Vec<usize> = rx.try_iter().collect();
+        fired.sort();
+        assert_eq!(
+            fired,
+            [0, 1, 2],
+            "every call's hook, not only the last one's"
+        );
+        assert!(children.iter().all(CancelHandle::is_cancelled));
+        assert!(
+            parent.child().is_cancelled(),
+            "a child of a cancelled handle starts cancelled"
+        );
+    }
 
     #[test]
     fn a_hook_registered_after_cancel_runs_at_once() {

@@ -50,16 +50,28 @@ impl Deadline {
     pub(crate) fn fired(&self) -> bool {
         self.shared.fired.load(Ordering::SeqCst)
     }
-}
 
-impl Drop for Deadline {
-    fn drop(&mut self) {
+    /// Stops the timer; true when it had already acted, so that what it
+    /// interrupted is known for sure.
+    pub(crate) fn disarm(self) -> bool {
+        self.stop();
+        self.fired()
+    }
+
+    fn stop(&self) {
+        // Under the lock the timer thread decides, so after it the answer is final.
         *self
             .shared
             .disarmed
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -73,15 +85,13 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let fired = Deadline::arm(Duration::ZERO, move || tx.send(()).unwrap());
         rx.recv().unwrap();
-        assert!(fired.fired());
-        drop(fired);
+        assert!(fired.disarm());
 
         let (tx, rx) = mpsc::channel::<()>();
         let disarmed = Deadline::arm(Duration::from_secs(3600), move || {
             let _ = tx.send(());
         });
-        assert!(!disarmed.fired());
-        drop(disarmed);
+        assert!(!disarmed.disarm());
         // The thread ends on the drop without acting: the sender goes with it.
         assert!(rx.recv().is_err());
     }

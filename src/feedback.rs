@@ -65,7 +65,7 @@ impl FeedbackApi<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn create(&self, run_id: &str, feedback: Feedback) -> Result<Value> {
-        let call = feedback.call(run_path(run_id, "/feedback")?)?;
+        let call = feedback.call(run_path(run_id, "/feedback")?, &self.options)?;
         self.client
             .core
             .json_value(&call.with_options(&self.options)?)
@@ -133,7 +133,7 @@ impl Feedback {
 
     /// The call that sends this feedback to `path`: checked first, nothing
     /// sent when a rating or a field is refused.
-    pub(crate) fn call(self, path: String) -> Result<Call> {
+    pub(crate) fn call(mut self, path: String, options: &crate::RequestOptions) -> Result<Call> {
         if let Some(stars) = self.rating.filter(|r| !(1..=5).contains(r)) {
             return Err(Error::InvalidInput(format!(
                 "a rating is 1 to 5 stars, not {stars}"
@@ -149,6 +149,9 @@ impl Feedback {
             "requestId",
         ];
         crate::runs::check_fields(&self.extra, &owned, "Feedback")?;
+        if self.request_id.is_none() {
+            self.request_id.clone_from(&options.request_id);
+        }
         let mut call = Call::post(path, Some(&self))?;
         call.request_id = self.request_id;
         Ok(call)

@@ -117,7 +117,10 @@ impl EventStream {
         #[cfg(not(feature = "tracing"))]
         let _ = run_id;
         // The caller's handle, when given, is the stream's: it ends it whenever.
-        let cancel = options.cancel.clone().unwrap_or_default();
+        let cancel = options
+            .cancel
+            .as_ref()
+            .map_or_else(CancelHandle::new, CancelHandle::child);
         let options = RequestOptions {
             cancel: None,
             ..options.clone()

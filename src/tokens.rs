@@ -71,7 +71,10 @@ impl RuntimeTokens<'_> {
     /// println!("expires at {:?}", minted.expires_at);
     /// # Ok::<(), zaby::Error>(())
     /// ```
-    pub fn create(&self, request: RuntimeTokenRequest) -> Result<RuntimeToken> {
+    pub fn create(&self, mut request: RuntimeTokenRequest) -> Result<RuntimeToken> {
+        if request.request_id.is_none() {
+            request.request_id.clone_from(&self.options.request_id);
+        }
         let app = segment(&request.external_app_id, "external app id")?;
         let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens");
         self.mint(path, &request, &request.request_id)
@@ -89,7 +92,10 @@ impl RuntimeTokens<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn rotate(&self, previous_token: &str) -> Result<RuntimeToken> {
-        let body = serde_json::json!({ "previousToken": previous_token });
+        let mut body = serde_json::json!({ "previousToken": previous_token });
+        if let Some(id) = &self.options.request_id {
+            body["requestId"] = id.clone().into();
+        }
         let mut call = Call::post(format!("{PREFIX}/runtime-tokens/rotate"), Some(&body))?;
         call.secrets.push(previous_token.to_owned());
         self.client
@@ -113,7 +119,10 @@ impl RuntimeTokens<'_> {
     /// # let _ = fresh;
     /// # Ok::<(), zaby::Error>(())
     /// ```
-    pub fn rotate_by_unique_id(&self, request: UniqueIdRotation) -> Result<RuntimeToken> {
+    pub fn rotate_by_unique_id(&self, mut request: UniqueIdRotation) -> Result<RuntimeToken> {
+        if request.request_id.is_none() {
+            request.request_id.clone_from(&self.options.request_id);
+        }
         let app = segment(&request.external_app_id, "external app id")?;
         let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens/rotate");
         self.mint(path, &request, &request.request_id)
@@ -147,7 +156,7 @@ impl RuntimeTokens<'_> {
     /// ```
     pub fn record_feedback(&self, run_id: &str, feedback: Feedback) -> Result<Value> {
         let run = segment(run_id, "run id")?;
-        let call = feedback.call(format!("{PREFIX}/runs/{run}/feedback"))?;
+        let call = feedback.call(format!("{PREFIX}/runs/{run}/feedback"), &self.options)?;
         self.client
             .core
             .json_value(&call.with_options(&self.options)?)

@@ -337,23 +337,35 @@ impl Transport for HttpTransport {
         let agent = self.new_agent();
         let shutdown = agent.clone();
         cancel.on_cancel(move || shutdown.shutdown());
-        let expire = agent.clone();
-        let deadline = Deadline::arm(self.timeout, move || expire.shutdown());
+        // A plain call is bounded by its own global timeout already.
+        let stream = request.stream;
+        let deadline = stream.then(|| {
+            let expire = agent.clone();
+            Deadline::arm(self.timeout, move || expire.shutdown())
+        });
         let answer = self.run(&agent, request).map_err(|e| {
-            if deadline.fired() {
+            if deadline.as_ref().is_some_and(Deadline::fired) {
                 Error::Timeout(format!("opening the stream ({:?})", self.timeout))
             } else {
                 e
             }
         });
         let mut response = into_transport_response(answer?);
-        if !(200..300).contains(&response.status) {
+        if stream && !(200..300).contains(&response.status) {
             // What came before the deadline explains the status well enough.
             let mut body = Vec::new();
             let _ = response.body.take(MAX_ERROR_BODY).read_to_end(&mut body);
             response.body = Box::new(std::io::Cursor::new(body));
         }
-        drop(deadline);
+        let fired = deadline.is_some_and(Deadline::disarm);
+        if fired && (200..300).contains(&response.status) {
+            // It shut the agent down as the answer came: the stream is dead.
+            // (An error answer keeps its status, with what of its body came.)
+            return Err(Error::Timeout(format!(
+                "opening the stream ({:?})",
+                self.timeout
+            )));
+        }
         Ok(response)
     }
 }

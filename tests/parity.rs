@@ -57,9 +57,10 @@ fn a_request_id_goes_in_the_header_and_in_a_body_that_has_none() {
         .match_body(Matcher::Json(json!({"input": "hi", "requestId": "opt-1"})))
         .with_body(r#"{"runId":"r1"}"#)
         .create();
+    // The StartRun's own id wins, in the body and the header alike.
     let own_wins = server
         .mock("POST", RUNS)
-        .match_header("x-request-id", "opt-2")
+        .match_header("x-request-id", "mine")
         .match_body(Matcher::PartialJson(json!({"requestId": "mine"})))
         .with_body(r#"{"runId":"r2"}"#)
         .create();
@@ -482,4 +483,34 @@ fn the_token_calls_of_the_official_clients() {
 fn a_tenant_id_that_cannot_be_a_header_is_refused_at_build() {
     let built = Zaby::builder().api_key(KEY).tenant_id("a\nb").build();
     assert!(matches!(built, Err(Error::Config(m)) if m.contains("x-tenant-id")));
+}
+
+#[test]
+fn one_handle_cancels_every_call_it_was_given_to() {
+    let (server, arrived) = signalling(|conn| conn.hold_open());
+    let client = runtime(&server.url);
+    let cancel = CancelHandle::new();
+    let options = RequestOptions::new().cancel_handle(cancel.clone());
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            let (client, options) = (client.clone(), options.clone());
+            std::thread::spawn(move || match i {
+                0 => client.runs().with_options(options).start("hi").map(drop),
+                1 => client.runs().with_options(options).stream("r1").map(drop),
+                _ => client
+                    .runs()
+                    .with_options(options)
+                    .events("r1", EventsQuery::default())
+                    .map(drop),
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        arrived.recv_timeout(LIMIT).unwrap();
+    }
+    cancel.cancel();
+    for call in calls {
+        let err = bounded(move || call.join().unwrap().unwrap_err());
+        assert!(matches!(err, Error::Cancelled), "{err:?}");
+    }
 }
