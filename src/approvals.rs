@@ -8,6 +8,17 @@ use crate::runs::run_path;
 use crate::{Result, ZabyRuntime};
 
 /// Approval calls, from [`ZabyRuntime::approvals`].
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_json("POST", "/api/v1/agent-runtime/runs/r1/approvals/a1/approve", 200, serde_json::json!({}));
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+/// let approvals = runtime.approvals();
+/// approvals.approve("r1", "a1")?;
+/// assert_eq!(mock.requests()[0].path, "/api/v1/agent-runtime/runs/r1/approvals/a1/approve");
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Approvals<'a> {
     pub(crate) client: &'a ZabyRuntime,

@@ -9,6 +9,13 @@ use crate::error::DecodeError;
 use crate::{Error, Result};
 
 /// The largest JSON answer read; a larger one is refused, not read whole.
+///
+/// # Example
+/// ```
+/// // A 20 MiB answer is refused, not buffered.
+/// let content_length: u64 = 20 * 1024 * 1024;
+/// assert!(content_length > zaby::MAX_JSON_BODY);
+/// ```
 pub const MAX_JSON_BODY: u64 = 16 * 1024 * 1024;
 /// How much of an error answer's body is kept.
 pub(crate) const MAX_ERROR_BODY: u64 = 64 * 1024;

@@ -7,6 +7,20 @@ use std::time::Duration;
 
 /// Stops an [`EventStream`](crate::EventStream) from any thread: a blocked read returns at once
 /// and the iterator ends. Cheap to clone; `Send + Sync`.
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![zaby::SseEvent::new("text", serde_json::json!({"content": "Hi"}))]);
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+/// use zaby::{CancelHandle, RequestOptions};
+/// let cancel = CancelHandle::new();
+/// let options = RequestOptions::new().cancel_handle(cancel.clone());
+/// let mut stream = runtime.runs().with_options(options).stream("r1")?;
+/// cancel.cancel(); // from any thread, e.g. the UI's "Stop" button
+/// assert!(stream.next().is_none());
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct CancelHandle {
     shared: Arc<Shared>,
@@ -91,12 +105,30 @@ impl CancelHandle {
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
+    ///
+    /// # Example
+    /// ```
+    /// let handle = zaby::CancelHandle::new();
+    /// assert!(!handle.is_cancelled());
+    /// handle.cancel();
+    /// assert!(handle.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::SeqCst)
     }
 
     /// Registers what interrupts the current connection; runs it at once if
     /// already cancelled. Replaces the previous connection's.
+    ///
+    /// # Example
+    /// ```
+    /// // In a custom transport: close the connection when the call is cancelled.
+    /// let handle = zaby::CancelHandle::new();
+    /// let (closed, was_closed) = std::sync::mpsc::channel();
+    /// handle.on_cancel(move || closed.send(()).unwrap());
+    /// handle.cancel();
+    /// assert!(was_closed.try_recv().is_ok());
+    /// ```
     pub fn on_cancel(&self, hook: impl FnOnce() + Send + 'static) {
         let mut slot = self.lock();
         if self.is_cancelled() {

@@ -11,6 +11,17 @@ use crate::transport::{HttpTransport, Transport};
 use crate::{Error, Result, TokenSource};
 
 /// Stream resumes in a row, unless configured.
+///
+/// # Example
+/// ```
+/// // Resume a flaky stream twice as often as by default.
+/// let runtime = zaby::ZabyRuntime::builder()
+///     .token("eyJhbGciOi...")
+///     .max_reconnects(2 * zaby::DEFAULT_MAX_RECONNECTS)
+///     .build()?;
+/// # let _ = runtime;
+/// # Ok::<(), zaby::Error>(())
+/// ```
 pub const DEFAULT_MAX_RECONNECTS: u32 = 3;
 
 /// The client of a deployed agent's runtime API, authenticated by a runtime token (a JWT).
@@ -100,6 +111,18 @@ impl ZabyRuntime {
 /// Builds a [`ZabyRuntime`]; every setting is optional except the token (a
 /// JWT minted by the provisioning side), given as a string, a provider, or a
 /// [`TokenSource`].
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// let runtime = zaby::ZabyRuntime::builder()
+///     .token("eyJhbGciOi...")
+///     .api_origin("http://localhost:9080")
+///     .timeout(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(runtime.api_origin(), "http://localhost:9080");
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Default)]
 #[must_use]
 pub struct ZabyRuntimeBuilder {

@@ -8,10 +8,36 @@ use std::time::Duration;
 use crate::{Error, Result, RetryPolicy};
 
 /// The production API origin.
+///
+/// # Example
+/// ```
+/// assert_eq!(zaby::Environment::Production.origin(), zaby::DEFAULT_API_ORIGIN);
+/// ```
 pub const DEFAULT_API_ORIGIN: &str = "https://genapi.zaby.io";
 /// The origin of a runtime on this machine (the `local` environment).
+///
+/// # Example
+/// ```
+/// let runtime = zaby::ZabyRuntime::builder()
+///     .token("eyJhbGciOi...")
+///     .api_origin(zaby::LOCAL_API_ORIGIN)
+///     .build()?;
+/// assert_eq!(runtime.api_origin(), "http://localhost:9080");
+/// # Ok::<(), zaby::Error>(())
+/// ```
 pub const LOCAL_API_ORIGIN: &str = "http://localhost:9080";
 /// The timeout of a plain call, and of each read of a stream, unless configured.
+///
+/// # Example
+/// ```
+/// // Give slow calls twice the usual time.
+/// let runtime = zaby::ZabyRuntime::builder()
+///     .token("eyJhbGciOi...")
+///     .timeout(2 * zaby::DEFAULT_TIMEOUT)
+///     .build()?;
+/// # let _ = runtime;
+/// # Ok::<(), zaby::Error>(())
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings shared by every client of the process, or given to one client.
@@ -101,6 +127,15 @@ impl ZabyGlobalConfig {
 }
 
 /// A named deployment of the Zaby API.
+///
+/// # Example
+/// ```
+/// use zaby::Environment;
+/// let env: Environment = "Local".parse().unwrap(); // as `ZABY_ENVIRONMENT` is read
+/// assert_eq!(env, Environment::Local);
+/// assert_eq!(env.origin(), zaby::LOCAL_API_ORIGIN);
+/// assert_eq!("eu-1".parse(), Ok(Environment::Custom("eu-1".into())));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Environment {
     /// The production service.

@@ -17,6 +17,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Match on the variant to tell the kinds apart, or ask the accessors
 /// ([`status`](Error::status), [`is_retryable`](Error::is_retryable), …). No
 /// variant's `Display` or `Debug` ever contains the runtime token or API key.
+///
+/// # Example
+/// ```
+/// let err = zaby::ZabyRuntime::new("").unwrap_err(); // nothing is sent
+/// assert!(matches!(err, zaby::Error::Config(_)) && !err.is_retryable());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -96,6 +102,15 @@ macro_rules! api_variants {
 ///
 /// Boxed inside [`Error`] so that `Result<T, zaby::Error>` stays small; its
 /// fields read through the box as they are (`e.status`, `e.message`).
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 404, vec![], r#"{"message":"no such run"}"#);
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build().unwrap();
+/// let Err(zaby::Error::NotFound(e)) = runtime.runs().events("r1", Default::default()) else { panic!() };
+/// assert_eq!((e.status, e.message.as_str()), (404, "no such run"));
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ApiError {
@@ -131,6 +146,15 @@ impl std::fmt::Display for ApiError {
 }
 
 /// A 2xx answer whose body could not be read as the JSON expected.
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_raw("POST", "/api/v1/agent-runtime/runs", 200, vec![], "<html>Maintenance</html>");
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build().unwrap();
+/// let Err(zaby::Error::Decode(e)) = runtime.runs().start("Hello") else { panic!() };
+/// assert_eq!(e.body, "<html>Maintenance</html>");
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct DecodeError {

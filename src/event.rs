@@ -3,6 +3,14 @@
 use serde_json::Value;
 
 /// One Server-Sent Event of a run, as streamed or as stored.
+///
+/// # Example
+/// ```
+/// use zaby::SseEvent;
+/// let event = SseEvent { id: Some("7".into()), ..SseEvent::new("text", serde_json::json!({"content": "Hi"})) };
+/// assert_eq!(event.event.as_deref(), Some("text"));
+/// assert_eq!(event.data["content"], "Hi");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SseEvent {
     /// The `event:` name; `None` when the block had no `event:` line.
@@ -18,6 +26,17 @@ pub struct SseEvent {
 /// Reads both the runtime-client names (`text`, `tool_call`, …) and the
 /// AG-UI kinds in `data.type` (`TEXT_MESSAGE_CONTENT`, `TOOL_CALL_START`, …).
 /// Anything not recognised is [`RunEvent::Other`], never an error.
+///
+/// # Example
+/// ```
+/// use zaby::{RunEvent, SseEvent};
+/// let event = SseEvent::new("message", serde_json::json!({"type": "RUN_ERROR", "message": "quota exceeded"}));
+/// match event.kind() {
+///     RunEvent::Text { content } => print!("{content}"),
+///     RunEvent::RunError { message } => assert_eq!(message, Some("quota exceeded")),
+///     _ => {}
+/// }
+/// ```
 #[derive(Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RunEvent<'a> {

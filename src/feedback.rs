@@ -8,6 +8,17 @@ use crate::runs::run_path;
 use crate::{Error, Result, ZabyRuntime};
 
 /// Feedback calls, from [`ZabyRuntime::feedback`].
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_json("POST", "/api/v1/agent-runtime/runs/r1/feedback", 200, serde_json::json!({}));
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+/// let feedback = runtime.feedback();
+/// feedback.create("r1", zaby::Feedback::rating(5))?;
+/// assert_eq!(mock.requests()[0].body.as_ref().unwrap()["rating"], 5);
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct FeedbackApi<'a> {
     pub(crate) client: &'a ZabyRuntime,
@@ -105,6 +116,14 @@ pub struct Feedback {
 
 impl Feedback {
     /// A rating of 1 to 5 stars; others fail in [`FeedbackApi::create`].
+    ///
+    /// # Example
+    /// ```
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(zaby::testing::MockTransport::new()).build()?;
+    /// let err = runtime.feedback().create("r1", zaby::Feedback::rating(6)).unwrap_err();
+    /// assert!(matches!(err, zaby::Error::InvalidInput(_))); // nothing was sent
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn rating(stars: u8) -> Self {
         Feedback {
             rating: Some(stars),
@@ -126,6 +145,14 @@ impl Feedback {
     }
 
     /// Any JSON object of your own.
+    ///
+    /// # Example
+    /// ```
+    /// let mut metadata = serde_json::Map::new();
+    /// metadata.insert("screen".into(), "checkout".into());
+    /// let feedback = zaby::Feedback::rating(2).metadata(metadata);
+    /// # let _ = feedback;
+    /// ```
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self

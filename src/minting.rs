@@ -105,6 +105,16 @@ impl std::error::Error for MintFailed {
 
 impl MintingTokenSource {
     /// A source minting with `request`; nothing is minted until the first token is asked for.
+    ///
+    /// # Example
+    /// ```
+    /// use zaby::{MintingTokenSource, RuntimeTokenRequest, Zaby};
+    /// let zaby = Zaby::new("zk_test_0123456789")?;
+    /// let source = MintingTokenSource::new(zaby, RuntimeTokenRequest::new("app-id", "deployment-id"));
+    /// let runtime = zaby::ZabyRuntime::builder().token_source(source).build()?; // nothing minted yet
+    /// # let _ = runtime;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn new(zaby: Zaby, request: RuntimeTokenRequest) -> Self {
         MintingTokenSource {
             zaby,
@@ -118,6 +128,17 @@ impl MintingTokenSource {
     }
 
     /// Mint again when the token expires within this. Defaults to 30 s.
+    ///
+    /// # Example
+    /// ```
+    /// # let zaby = zaby::Zaby::new("zk_test_0123456789")?;
+    /// # let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id");
+    /// // Mint a fresh token two minutes before the current one expires.
+    /// let source = zaby::MintingTokenSource::new(zaby, request)
+    ///     .refresh_skew(std::time::Duration::from_secs(120));
+    /// # let _ = source;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn refresh_skew(mut self, skew: Duration) -> Self {
         self.skew = skew;
         self
@@ -125,12 +146,32 @@ impl MintingTokenSource {
 
     /// Hand out a token only while its remaining uses minus the tokens handed
     /// out stay at least `n`. Defaults to 2.
+    ///
+    /// # Example
+    /// ```
+    /// # let zaby = zaby::Zaby::new("zk_test_0123456789")?;
+    /// # let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id").max_uses(100);
+    /// // Four threads share the source: keep a use in hand for each.
+    /// let source = zaby::MintingTokenSource::new(zaby, request).min_remaining_uses(4);
+    /// # let _ = source;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn min_remaining_uses(mut self, n: u64) -> Self {
         self.min_remaining_uses = n;
         self
     }
 
     /// Rotate the previous token instead of minting anew. Defaults to `false`.
+    ///
+    /// # Example
+    /// ```
+    /// # let zaby = zaby::Zaby::new("zk_test_0123456789")?;
+    /// # let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id");
+    /// // Keep one token family per end user: rotate rather than mint anew.
+    /// let source = zaby::MintingTokenSource::new(zaby, request).rotate(true);
+    /// # let _ = source;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn rotate(mut self, yes: bool) -> Self {
         self.rotate = yes;
         self

@@ -65,6 +65,17 @@ impl fmt::Debug for RequestOptions {
 
 impl RequestOptions {
     /// No options: the client's settings apply.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::RequestOptions;
+    /// let run = runtime.runs().with_options(RequestOptions::new()).start("Hello")?;
+    /// assert_eq!(run.run_id, "r1");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn new() -> Self {
         RequestOptions::default()
     }
@@ -72,6 +83,19 @@ impl RequestOptions {
     /// `x-request-id` for this call. On `POST /runs` it is also the body's
     /// `requestId` unless the [`StartRun`](crate::StartRun) set one (the
     /// StartRun's wins); on feedback and token calls likewise.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::RequestOptions;
+    /// runtime.runs().with_options(RequestOptions::new().request_id("req-42")).start("Hello")?;
+    /// let sent = &mock.requests()[0];
+    /// assert_eq!(sent.header("x-request-id"), Some("req-42"));
+    /// assert_eq!(sent.body.as_ref().unwrap()["requestId"], "req-42");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = Some(id.into());
         self
@@ -81,6 +105,19 @@ impl RequestOptions {
     /// `x-zaby-api-key`, `host`, `content-length`, `transfer-encoding`, in any
     /// case), or a name or value that is not a valid header, fails the call
     /// with [`Error::InvalidInput`] and nothing is sent.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::RequestOptions;
+    /// runtime.runs().with_options(RequestOptions::new().header("X-Trace-Id", "abc")).start("Hello")?;
+    /// assert_eq!(mock.requests()[0].header("x-trace-id"), Some("abc"));
+    /// let refused = RequestOptions::new().header("Authorization", "Bearer other");
+    /// assert!(runtime.runs().with_options(refused).start("Hello").is_err());
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers
             .push((name.into().to_ascii_lowercase(), value.into()));
@@ -89,18 +126,56 @@ impl RequestOptions {
 
     /// An extra query parameter, percent-encoded, after the call's own (such
     /// as `limit`), in the order given; a name may repeat.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("GET", "/api/v1/agent-runtime/runs/r1/events", 200, serde_json::json!([]));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::{EventsQuery, RequestOptions};
+    /// let runs = runtime.runs().with_options(RequestOptions::new().query("after", "7"));
+    /// runs.events("r1", EventsQuery::limit(10))?;
+    /// assert_eq!(mock.requests()[0].path, "/api/v1/agent-runtime/runs/r1/events?limit=10&after=7");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
         self
     }
 
     /// This call's timeout (for a stream: each read once it is open).
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use std::time::Duration;
+    /// use zaby::RequestOptions;
+    /// // This run may take longer than the client's usual timeout.
+    /// let options = RequestOptions::new().timeout(Duration::from_secs(120));
+    /// runtime.runs().with_options(options).start("Summarise the report")?;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// This call's retry policy, in place of the client's.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_raw("GET", "/api/v1/agent-runtime/runs/r1/events", 503, vec![], "");
+    /// # mock.push_json("GET", "/api/v1/agent-runtime/runs/r1/events", 200, serde_json::json!([]));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::RequestOptions;
+    /// let runs = runtime.runs().with_options(RequestOptions::new().retries(2));
+    /// runs.events("r1", Default::default())?; // the 503 is retried
+    /// assert_eq!(mock.requests().len(), 2);
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn retries(mut self, policy: impl Into<RetryPolicy>) -> Self {
         self.retries = Some(policy.into());
         self

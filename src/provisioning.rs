@@ -55,17 +55,44 @@ impl Zaby {
     }
 
     /// A builder for every other option.
+    ///
+    /// # Example
+    /// ```
+    /// let zaby = zaby::Zaby::builder()
+    ///     .api_key("zk_test_0123456789")
+    ///     .tenant_id("tenant-7")
+    ///     .timeout(std::time::Duration::from_secs(10))
+    ///     .build()?;
+    /// # let _ = zaby;
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn builder() -> ZabyBuilder {
         ZabyBuilder::default()
     }
 
     /// The origin calls go to.
+    ///
+    /// # Example
+    /// ```
+    /// let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").api_origin("http://localhost:9080/").build()?;
+    /// assert_eq!(zaby.api_origin(), "http://localhost:9080");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn api_origin(&self) -> &str {
         &self.core.settings.origin
     }
 }
 
 /// Builds a [`Zaby`]; every setting is optional except the API key.
+///
+/// # Example
+/// ```
+/// let err = zaby::Zaby::builder().tenant_id("tenant-7").build().unwrap_err();
+/// assert!(matches!(err, zaby::Error::Config(_))); // no API key
+/// let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").tenant_id("tenant-7").build()?;
+/// # let _ = zaby;
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Default)]
 #[must_use]
 pub struct ZabyBuilder {

@@ -33,6 +33,16 @@ pub(crate) fn decode_run(body: &[u8]) -> Result<Run> {
 
 /// A run, as the server answered. Fields it did not send are `None`; fields
 /// this version does not know are kept in `extra`.
+///
+/// # Example
+/// ```
+/// use zaby::{Run, RunStatus};
+/// let answer = serde_json::json!({"runId": "r1", "status": "COMPLETED", "finalOutput": "Hi!", "traceId": "t-9"});
+/// let run: Run = serde_json::from_value(answer).unwrap();
+/// assert_eq!(run.status, RunStatus::Completed);
+/// assert_eq!(run.final_output.as_deref(), Some("Hi!"));
+/// assert_eq!(run.extra["traceId"], "t-9"); // a field this version does not know
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
@@ -84,6 +94,15 @@ fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u6
 }
 
 /// The status of a run. Unknown statuses are kept, never an error.
+///
+/// # Example
+/// ```
+/// use zaby::RunStatus;
+/// let status = RunStatus::from("PAUSED");
+/// assert_eq!(status, RunStatus::Other("PAUSED".into()));
+/// assert_eq!(status.as_str(), "PAUSED");
+/// assert_eq!(RunStatus::from("PENDING"), RunStatus::Pending);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunStatus {

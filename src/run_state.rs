@@ -192,6 +192,11 @@ pub enum Change {
 
 impl RunState {
     /// An empty state: running, nothing said yet.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(zaby::RunState::new().phase, zaby::RunPhase::Running);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

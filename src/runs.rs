@@ -10,6 +10,19 @@ use crate::run::{Run, decode_run};
 use crate::{EventStream, Result, SseEvent, ZabyRuntime};
 
 /// Run calls, from [`ZabyRuntime::runs`].
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1", "status": "PENDING"}));
+/// # mock.push_json("GET", "/api/v1/agent-runtime/runs/r1/events", 200, serde_json::json!([]));
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+/// let runs = runtime.runs();
+/// let run = runs.start("Hello")?;
+/// let events = runs.events(&run.run_id, Default::default())?;
+/// assert!(events.is_empty());
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Runs<'a> {
     pub(crate) client: &'a ZabyRuntime,
@@ -240,6 +253,14 @@ pub struct StartRun {
 
 impl StartRun {
     /// The user's message to the agent: text, or any JSON.
+    ///
+    /// # Example
+    /// ```
+    /// use zaby::StartRun;
+    /// let text = StartRun::new("What's the weather in London?");
+    /// let structured = StartRun::new(serde_json::json!({"question": "weather", "city": "London"}));
+    /// # let _ = (text, structured);
+    /// ```
     pub fn new(input: impl Into<Value>) -> Self {
         StartRun {
             input: input.into(),
@@ -279,6 +300,17 @@ impl StartRun {
 
     /// The idempotency key: a unique value per run makes retries safe.
     /// Defaults to a fresh random id.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// use zaby::StartRun;
+    /// runtime.runs().start(StartRun::new("Hello").request_id("order-1234-summary"))?;
+    /// assert_eq!(mock.requests()[0].body.as_ref().unwrap()["requestId"], "order-1234-summary");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = Some(id.into());
         self
@@ -286,6 +318,17 @@ impl StartRun {
 
     /// Answer at once with a pending run instead of waiting for it to finish.
     /// Defaults to the server's choice.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1", "status": "PENDING"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// use zaby::{RunStatus, StartRun};
+    /// let run = runtime.runs().start(StartRun::new("Write a long report").respond_async(true))?;
+    /// assert_eq!(run.status, RunStatus::Pending); // stream it to follow
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn respond_async(mut self, yes: bool) -> Self {
         self.respond_async = Some(yes);
         self
@@ -317,6 +360,13 @@ impl From<Value> for StartRun {
 }
 
 /// Options of [`Runs::events`].
+///
+/// # Example
+/// ```
+/// use zaby::EventsQuery;
+/// assert_eq!(EventsQuery::default().limit, None); // the server's 50
+/// assert_eq!(EventsQuery { limit: Some(200) }.limit, EventsQuery::limit(200).limit);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct EventsQuery {
     /// How many events at most; the server's default is 50.

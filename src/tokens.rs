@@ -370,6 +370,13 @@ impl RuntimeTokenRequest {
 }
 
 /// A minted runtime token. `Debug` does not show the token.
+///
+/// # Example
+/// ```
+/// let minted: zaby::RuntimeToken = serde_json::from_str(r#"{"token": "eyJhbGciOi...", "remainingUses": 50}"#).unwrap();
+/// assert_eq!(minted.remaining_uses, Some(50));
+/// assert!(!format!("{minted:?}").contains("eyJ")); // `Debug` hides the token
+/// ```
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(from = "Wire")]
 #[non_exhaustive]

@@ -4,6 +4,17 @@
 use serde_json::Value;
 
 /// One tool call of a run, in [`RunState::tool_calls`](crate::RunState::tool_calls).
+///
+/// # Example
+/// ```
+/// use serde_json::json;
+/// let mut state = zaby::RunState::new();
+/// state.apply(&zaby::SseEvent::new("tool_call", json!({"toolName": "weather", "toolCallId": "c1"})));
+/// state.apply(&zaby::SseEvent::new("tool_result", json!({"toolCallId": "c1", "result": {"tempC": 18}})));
+/// let call = &state.tool_calls[0];
+/// assert_eq!((call.id.as_deref(), call.name.as_deref()), (Some("c1"), Some("weather")));
+/// assert_eq!(call.result, Some(json!({"tempC": 18})));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ToolCallState {

@@ -23,6 +23,21 @@ use crate::{CancelHandle, Error, Result};
 /// [`HttpTransport`] is the default and [`crate::testing::MockTransport`] the
 /// in-process double. A transport must not follow redirects: the client does,
 /// so that the authorization header never reaches another origin.
+///
+/// # Example
+/// ```
+/// use zaby::{Transport, TransportRequest, TransportResponse};
+/// struct Canned;
+/// impl Transport for Canned {
+///     fn send(&self, request: TransportRequest) -> zaby::Result<TransportResponse> {
+///         assert_eq!(request.method, "POST");
+///         Ok(TransportResponse::new(200, vec![], &br#"{"runId":"r1"}"#[..]))
+///     }
+/// }
+/// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(Canned).build()?;
+/// assert_eq!(runtime.runs().start("Hello")?.run_id, "r1");
+/// # Ok::<(), zaby::Error>(())
+/// ```
 pub trait Transport: Send + Sync {
     /// Sends the request. Any status is an `Ok` answer; `Err` is for requests
     /// that got no answer (use [`Error::Connection`] or [`Error::Timeout`] so
@@ -81,6 +96,12 @@ impl fmt::Debug for TransportRequest {
 }
 
 /// The answer to a [`TransportRequest`].
+///
+/// # Example
+/// ```
+/// let answer = zaby::TransportResponse::new(204, vec![], std::io::empty());
+/// assert_eq!(answer.status, 204);
+/// ```
 pub struct TransportResponse {
     /// The HTTP status.
     pub status: u16,
@@ -136,6 +157,15 @@ impl fmt::Debug for TransportResponse {
 /// uses no proxy (it does not read the environment) and the bundled TLS
 /// roots; the one a builder makes for its client follows the builder's
 /// `proxy` and `tls_roots`.
+///
+/// # Example
+/// ```
+/// let shared = zaby::HttpTransport::new();
+/// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(shared.clone()).build()?;
+/// let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").transport(shared).build()?;
+/// # let _ = (runtime, zaby);
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct HttpTransport {
     agent: ureq::Agent,

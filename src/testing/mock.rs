@@ -50,6 +50,18 @@ struct Canned {
 }
 
 /// A request the [`MockTransport`] received. Its `Debug` hides the credential.
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+/// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+/// runtime.runs().start("Hello")?;
+/// let sent = &mock.requests()[0];
+/// assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/api/v1/agent-runtime/runs"));
+/// assert!(!format!("{sent:?}").contains("eyJhbGciOi"));
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RecordedRequest {
@@ -82,6 +94,17 @@ impl std::fmt::Debug for RecordedRequest {
 
 impl RecordedRequest {
     /// The first header of that name.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs", 200, serde_json::json!({"runId": "r1"}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// runtime.runs().start("Hello")?;
+    /// let sent = &mock.requests()[0];
+    /// assert_eq!(sent.header("Authorization"), Some("Bearer eyJhbGciOi..."));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         crate::headers::header(&self.headers, name)
     }
@@ -99,11 +122,30 @@ impl std::fmt::Debug for MockTransport {
 
 impl MockTransport {
     /// A mock with no answers.
+    ///
+    /// # Example
+    /// ```
+    /// let mock = zaby::testing::MockTransport::new();
+    /// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// assert!(runtime.runs().start("Hello").is_err()); // no answer was pushed
+    /// assert_eq!(mock.requests().len(), 1);
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn new() -> Self {
         MockTransport::default()
     }
 
     /// Answers the next request, which must be `method path`, with this JSON.
+    ///
+    /// # Example
+    /// ```
+    /// let mock = zaby::testing::MockTransport::new();
+    /// mock.push_json("POST", "/api/v1/agent-runtime/runs", 404, serde_json::json!({"message": "no such agent"}));
+    /// let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let err = runtime.runs().start("Hello").unwrap_err();
+    /// assert!(matches!(err, zaby::Error::NotFound(_)));
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn push_json(&self, method: &str, path: &str, status: u16, body: Value) {
         let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         self.push_raw(method, path, status, headers, body.to_string());
@@ -174,6 +216,18 @@ impl MockTransport {
     }
 
     /// Every request received so far, in order.
+    ///
+    /// # Example
+    /// ```
+    /// # let mock = zaby::testing::MockTransport::new();
+    /// # mock.push_json("POST", "/api/v1/agent-runtime/runs/r1/feedback", 200, serde_json::json!({}));
+    /// # let runtime = zaby::ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock.clone()).build()?;
+    /// runtime.feedback().create("r1", zaby::Feedback::rating(4).comment("Good"))?;
+    /// let sent = mock.requests();
+    /// assert_eq!(sent.len(), 1);
+    /// assert_eq!(sent[0].body.as_ref().unwrap()["comment"], "Good");
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
     }
