@@ -46,6 +46,7 @@
 mod macros;
 
 // The layers of one call, top to bottom, are listed in `pipeline.rs`.
+mod agent;
 mod approvals;
 mod backoff;
 mod body;
@@ -72,6 +73,7 @@ mod retry_after;
 mod run;
 mod run_state;
 mod runs;
+mod runtime_token;
 pub mod sse;
 mod stream;
 pub mod testing;
@@ -100,9 +102,10 @@ pub use retry::RetryPolicy;
 pub use run::{Run, RunStatus};
 pub use run_state::{ApprovalRequest, Change, RunPhase, RunState};
 pub use runs::{EventsQuery, Runs, StartRun};
+pub use runtime_token::RuntimeToken;
 pub use stream::EventStream;
 pub use tls::TlsRoots;
-pub use tokens::{RuntimeToken, RuntimeTokenRequest, RuntimeTokens, UniqueIdRotation};
+pub use tokens::{RuntimeTokenRequest, RuntimeTokens, UniqueIdRotation};
 pub use tool_call::ToolCallState;
 pub use transport::{HttpTransport, Transport, TransportRequest, TransportResponse};
 
