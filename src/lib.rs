@@ -65,6 +65,7 @@ mod minting;
 mod options;
 mod path;
 mod pipeline;
+mod positions;
 mod provisioning;
 mod proxy;
 mod redirect;

@@ -1,9 +1,8 @@
 //! A run's state: its events folded into text, tool calls, approvals and an end.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
+use crate::positions::{HasId, Positions};
 use crate::tool_call::{ArgsState, ToolCallState};
 use crate::{EventStream, Result, RunEvent, SseEvent};
 
@@ -123,26 +122,11 @@ pub struct RunState {
     pub last_event_id: Option<String>,
     /// How many events were applied, unknown ones and ones after the end included.
     pub events: u64,
-    /// Where the latest call with each id is, so that a run of many calls
-    /// costs linear time. Checked on use: the public fields may be edited.
-    call_index: CallIndex,
-}
-
-/// A lookup aid, not state: two runs that said the same are equal whatever
-/// their indexes hold, and `Debug` leaves it out.
-#[derive(Clone, Default)]
-struct CallIndex(HashMap<String, usize>);
-
-impl PartialEq for CallIndex {
-    fn eq(&self, _: &CallIndex) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for CallIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("..")
-    }
+    /// Lookup aids, so that a run of many calls folds in linear time: calls
+    /// by id and those without a result; calls with open arguments; approvals.
+    calls_at: Positions,
+    open_at: Positions,
+    approvals_at: Positions,
 }
 
 /// An approval request of a run, in [`RunState::approvals`]; answer it with
@@ -308,8 +292,9 @@ impl RunState {
 
     fn start_call(&mut self, name: Option<&str>, id: Option<&str>, args: Option<&Value>) -> Change {
         // A start without an id is never a repeat.
-        let pending = self.matching(id, |_| false);
-        if let Some(call) = pending.filter(|c| c.result.is_none()) {
+        let pending = id.and_then(|id| self.calls_at.by_id(&self.tool_calls, id, unresolved));
+        if let Some(index) = pending.filter(|&i| unresolved(&self.tool_calls[i])) {
+            let call = &mut self.tool_calls[index];
             // A repeat: what it carries replaces what the call had.
             let mut change = Change::Nothing;
             if let Some(name) = name.filter(|n| call.name.as_deref() != Some(*n)) {
@@ -319,6 +304,7 @@ impl RunState {
             if let Some(args) = args.filter(|a| call.args.as_ref() != Some(*a)) {
                 call.args = Some(args.clone());
                 call.args_state = ArgsState::Open;
+                self.open_at.waits(index);
                 change = Change::ToolCall;
             }
             return change;
@@ -334,7 +320,11 @@ impl RunState {
     }
 
     fn set_result(&mut self, id: Option<&str>, result: Value) {
-        match self.matching(id, |c| c.result.is_none()) {
+        let index = match id {
+            Some(id) => self.calls_at.by_id(&self.tool_calls, id, unresolved),
+            None => self.calls_at.latest_waiting(&self.tool_calls, unresolved),
+        };
+        match index.and_then(|i| self.tool_calls.get_mut(i)) {
             Some(call) => {
                 call.complete_args();
                 call.result = Some(result);
@@ -350,11 +340,9 @@ impl RunState {
     }
 
     fn request_approval(&mut self, id: Option<&str>, data: &Value) -> Change {
-        let earlier = id.and_then(|id| {
-            self.approvals
-                .iter_mut()
-                .find(|a| a.id.as_deref() == Some(id))
-        });
+        let earlier = id
+            .and_then(|id| self.approvals_at.by_id(&self.approvals, id, |_| false))
+            .and_then(|i| self.approvals.get_mut(i));
         match earlier {
             Some(approval) if approval.data == *data => Change::Nothing,
             Some(approval) => {
@@ -366,47 +354,28 @@ impl RunState {
                     id: id.map(str::to_owned),
                     data: data.clone(),
                 });
+                self.approvals_at.pushed(&self.approvals, |_| false);
                 Change::Approval
             }
         }
     }
 
-    /// The latest call with this id; without an id, the latest call
-    /// `otherwise` accepts.
-    fn matching(
-        &mut self,
-        id: Option<&str>,
-        otherwise: impl Fn(&ToolCallState) -> bool,
-    ) -> Option<&mut ToolCallState> {
-        let Some(id) = id else {
-            return self.tool_calls.iter_mut().rev().find(|c| otherwise(c));
-        };
-        let indexed = self.call_index.0.get(id).copied().filter(|&i| {
-            self.tool_calls
-                .get(i)
-                .is_some_and(|c| c.id.as_deref() == Some(id))
-        });
-        let index = indexed.or_else(|| {
-            // The index does not know it (the calls were edited): look.
-            self.tool_calls
-                .iter()
-                .rposition(|c| c.id.as_deref() == Some(id))
-        })?;
-        self.tool_calls.get_mut(index)
-    }
-
     fn push_call(&mut self, call: ToolCallState) {
-        if let Some(id) = &call.id {
-            self.call_index.0.insert(id.clone(), self.tool_calls.len());
-        }
         self.tool_calls.push(call);
+        self.calls_at.pushed(&self.tool_calls, unresolved);
+        self.open_at.pushed(&self.tool_calls, open);
     }
 
     /// The call an argument fragment or an end is for, if its arguments are
     /// still open: by id, else the latest call with open arguments.
     fn open_call(&mut self, id: Option<&str>) -> Option<&mut ToolCallState> {
-        let open = |c: &ToolCallState| c.args_state != ArgsState::Complete;
-        self.matching(id, open).filter(|c| open(c))
+        let index = match id {
+            Some(id) => self.calls_at.by_id(&self.tool_calls, id, unresolved),
+            None => self.open_at.latest_waiting(&self.tool_calls, open),
+        };
+        index
+            .and_then(|i| self.tool_calls.get_mut(i))
+            .filter(|c| open(c))
     }
 
     fn end(&mut self, phase: RunPhase) -> Change {
@@ -418,6 +387,26 @@ impl RunState {
             RunPhase::Failed => Change::Failed,
             _ => Change::Finished,
         }
+    }
+}
+
+fn unresolved(call: &ToolCallState) -> bool {
+    call.result.is_none()
+}
+
+fn open(call: &ToolCallState) -> bool {
+    call.args_state != ArgsState::Complete
+}
+
+impl HasId for ToolCallState {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl HasId for ApprovalRequest {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 }
 
