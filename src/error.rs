@@ -183,6 +183,25 @@ impl std::fmt::Display for CredentialError {
     }
 }
 
+impl CredentialError {
+    /// The crate's error that caused it (the provisioning call's), if any.
+    pub(crate) fn cause(&self) -> Option<&Error> {
+        first_crate_error(&*self.source)
+    }
+}
+
+/// The first [`Error`] in a chain of causes.
+fn first_crate_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(e) = e.downcast_ref::<Error>() {
+            return Some(e);
+        }
+        cause = e.source();
+    }
+    None
+}
+
 impl std::error::Error for CredentialError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
@@ -193,15 +212,8 @@ impl Error {
     /// The error for a provider's failure: retryable when a [`Error`] in its
     /// cause chain is, otherwise a [`Error::Config`] quoting it.
     pub(crate) fn from_provider(what: &'static str, source: TokenError) -> Error {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*source);
-        while let Some(e) = cause {
-            if let Some(e) = e.downcast_ref::<Error>() {
-                if e.is_retryable() {
-                    return Error::Credential(CredentialError { what, source });
-                }
-                break;
-            }
-            cause = e.source();
+        if first_crate_error(&*source).is_some_and(Error::is_retryable) {
+            return Error::Credential(CredentialError { what, source });
         }
         Error::Config(format!("the {what} provider failed: {source}"))
     }

@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use crate::{CancelHandle, Error, Result, RetryPolicy};
 
-/// Headers the client sets itself, or that would change how the request is framed.
-const RESERVED: [&str; 5] = [
+/// Headers that carry the credential, frame the request, or that a stream
+/// needs as the client sets them (its resume point, an uncompressed body).
+const RESERVED: [&str; 7] = [
     "authorization",
     "x-zaby-api-key",
     "host",
     "content-length",
     "transfer-encoding",
+    "last-event-id",
+    "accept-encoding",
 ];
 
 /// Options for one call: a request id, headers, query parameters, a timeout,
@@ -101,10 +104,12 @@ impl RequestOptions {
         self
     }
 
-    /// An extra header on this call. A name the client owns (`authorization`,
-    /// `x-zaby-api-key`, `host`, `content-length`, `transfer-encoding`, in any
-    /// case), or a name or value that is not a valid header, fails the call
-    /// with [`Error::InvalidInput`] and nothing is sent.
+    /// An extra header on this call; it replaces a header of the same name
+    /// the client would send (`user-agent`, say). A name the client owns
+    /// (`authorization`, `x-zaby-api-key`, `host`, `content-length`,
+    /// `transfer-encoding`, `last-event-id`, `accept-encoding`, in any case),
+    /// or a name or value that is not a valid header, fails the call with
+    /// [`Error::InvalidInput`] and nothing is sent.
     ///
     /// # Example
     /// ```
@@ -181,10 +186,14 @@ impl RequestOptions {
         self
     }
 
-    /// `cancel()` on this handle ends the call wherever it is (connecting,
-    /// waiting for the answer, reading it, sleeping before a retry): a call,
-    /// or a stream still opening, returns [`Error::Cancelled`]; an open
-    /// stream ends.
+    /// `cancel()` on this handle ends the call wherever it is (waiting for
+    /// the answer, reading it, sleeping before a retry): a call, or a stream
+    /// still opening, returns [`Error::Cancelled`]; an open stream ends. One
+    /// handle may be given to many calls, at once or in turn; it cancels them
+    /// all. Two waits it cannot cut short: a name lookup or TCP connect in
+    /// progress (ureq cannot interrupt those; the timeout bounds them), and
+    /// a [`MintingTokenSource`](crate::MintingTokenSource) minting the token
+    /// the call needs; the call ends as soon as they do.
     ///
     /// # Example
     /// ```
@@ -241,6 +250,8 @@ mod tests {
             "HOST",
             "content-length",
             "Transfer-Encoding",
+            "Last-Event-ID",
+            "accept-encoding",
         ] {
             let options = RequestOptions::new().header(name, "x");
             assert!(

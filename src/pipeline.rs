@@ -252,7 +252,11 @@ impl Core {
         if let Some((_, Some(id))) = stream {
             headers.push(("last-event-id".to_owned(), id.clone()));
         }
-        headers.extend(call.options.headers.iter().cloned());
+        // The caller's replace the client's of the same name: one value each.
+        for (name, value) in &call.options.headers {
+            headers.retain(|(n, _)| n != name);
+            headers.push((name.clone(), value.clone()));
+        }
         let timeout = match stream {
             Some((idle, _)) => call.options.timeout.map_or(idle, Some),
             None => Some(call.options.timeout.unwrap_or(self.settings.timeout)),

@@ -167,8 +167,13 @@ impl RetryPolicy {
         if !idempotent && !self.methods.iter().any(|m| m == method) {
             return None;
         }
+        // A failed mint is judged by the provisioning answer that caused it.
+        let error = match error {
+            Error::Credential(e) => e.cause().unwrap_or(error),
+            _ => error,
+        };
         let status = match error {
-            // No answer came (or none from this API): as a 503.
+            // No answer came: as a 503.
             Error::Connection(_) | Error::Timeout(_) | Error::Credential(_)
                 if error.is_retryable() =>
             {

@@ -20,8 +20,9 @@ const BUFFER: usize = 16 * 1024;
 
 /// How a cut stream resumes: its own policy, apart from the call retries.
 /// Without a `retry:` from the server it waits 250 ms doubling to 5 s,
-/// jittered; a server's wait (`retry:` or `retry-after`) longer than
-/// `max_wait` is not slept on.
+/// jittered. A `retry:` is used as given (no jitter) up to `max_wait`; a
+/// `retry-after` on a refused resume longer than `max_wait` ends the stream
+/// with that error instead of being slept on.
 struct ResumePolicy {
     max_reconnects: u32,
     backoff: Backoff,
@@ -347,7 +348,10 @@ impl Iterator for EventStream {
                 Err(ReadError::Io(e)) if is_timeout(&e) => {
                     return self.fail(Error::Timeout(format!(
                         "waiting for the next event ({:?} without a byte)",
-                        self.client.stream_idle_timeout.unwrap_or_default()
+                        self.options
+                            .timeout
+                            .or(self.client.stream_idle_timeout)
+                            .unwrap_or_default()
                     )));
                 }
                 Err(ReadError::Io(e)) => format!("the connection broke ({e})"),

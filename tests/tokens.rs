@@ -466,3 +466,41 @@ fn rfc3339(t: SystemTime) -> String {
         rem % 60
     )
 }
+
+#[test]
+fn a_mint_refused_with_a_long_retry_after_is_not_hammered() {
+    let mut server = Server::new();
+    let mint = server
+        .mock(
+            "POST",
+            "/api/v1/provisioning/managed-agents/external-apps/a/runtime-tokens",
+        )
+        .with_status(429)
+        .with_header("retry-after", "3600")
+        .with_body(r#"{"message":"slow down"}"#)
+        .expect(1)
+        .create();
+    let runs = server
+        .mock("POST", "/api/v1/agent-runtime/runs")
+        .expect(0)
+        .create();
+    let zaby = Zaby::builder()
+        .api_key("zaby_sk_test_retry_after")
+        .api_origin(server.url())
+        .build()
+        .unwrap();
+    let runtime = zaby::ZabyRuntime::builder()
+        .api_origin(server.url())
+        .token_source(zaby::MintingTokenSource::new(
+            zaby,
+            RuntimeTokenRequest::new("a", "d"),
+        ))
+        .retries(zaby::RetryPolicy::attempts(3))
+        .build()
+        .unwrap();
+    let err = runtime.runs().start("hi").unwrap_err();
+    assert!(matches!(err, Error::Credential(_)), "{err:?}");
+    assert!(err.is_retryable());
+    mint.assert();
+    runs.assert();
+}
