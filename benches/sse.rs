@@ -3,12 +3,17 @@
 //! Each group reads one stream three ways, with throughput counted in bytes of
 //! the stream for all three: the parser, a baseline that only finds the line
 //! ends, and a baseline that only decodes the JSON payloads (already cut out).
+//!
+//! Before criterion starts, the W1 ratio is measured on its own and printed
+//! on one line: the parser and the JSON-only baseline timed in alternation,
+//! round after round, so that load from other processes falls on both alike;
+//! the median round is quoted. See `benches/README.md`.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use serde_json::Value;
 use zaby::sse::SseReader;
 
@@ -21,7 +26,7 @@ struct Case {
     read_size: Option<usize>,
 }
 
-/// 200,000 AG-UI text deltas of about 100 bytes, each with an id.
+/// W1: 200,000 AG-UI text deltas of about 100 bytes, each with an id.
 fn text_deltas() -> Case {
     let mut bytes = Vec::new();
     let mut payloads = Vec::new();
@@ -167,5 +172,61 @@ fn sse(c: &mut Criterion) {
     }
 }
 
+/// Rounds of the W1 ratio; the median one is quoted.
+const RATIO_ROUNDS: usize = 21;
+
+/// Times the parser and the JSON-only baseline on W1 in alternation and
+/// prints the median of the per-round speed ratios.
+fn w1_ratio() {
+    let case = text_deltas();
+    let bytes = &case.bytes[..];
+    let time = |f: &dyn Fn() -> usize| {
+        let start = Instant::now();
+        black_box(f());
+        start.elapsed().as_secs_f64()
+    };
+    let parser = || parse(bytes);
+    let json = || decode_json(&case.payloads);
+    // One untimed pass of each to warm caches and the allocator.
+    time(&parser);
+    time(&json);
+    let (mut best_parser, mut best_json) = (f64::MAX, f64::MAX);
+    let mut ratios: Vec<f64> = (0..RATIO_ROUNDS)
+        .map(|round| {
+            // Alternate which goes first, so neither always follows the other.
+            let (p, j) = if round % 2 == 0 {
+                let p = time(&parser);
+                (p, time(&json))
+            } else {
+                let j = time(&json);
+                (time(&parser), j)
+            };
+            best_parser = best_parser.min(p);
+            best_json = best_json.min(j);
+            j / p
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[RATIO_ROUNDS / 2];
+    println!(
+        "W1 ratio: the parser runs at {median:.2}x the speed of JSON-only decoding \
+         (JSON-only time / parser time, median of {RATIO_ROUNDS} rounds, range {:.2}..{:.2}; \
+         best times {:.1} ms parser, {:.1} ms JSON-only: {:.2}x)",
+        ratios[0],
+        ratios[RATIO_ROUNDS - 1],
+        best_parser * 1e3,
+        best_json * 1e3,
+        best_json / best_parser,
+    );
+}
+
 criterion_group!(benches, sse);
-criterion_main!(benches);
+
+fn main() {
+    // `cargo test --benches` runs this binary with `--test`: no timing then.
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        w1_ratio();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
