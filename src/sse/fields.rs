@@ -15,14 +15,16 @@ use crate::SseEvent;
 /// retry delay.
 ///
 /// Name, id and data are kept as raw bytes and decoded once at dispatch, so
-/// the cap counts input bytes and buffers are reused from event to event.
+/// the cap counts input bytes. A value that lies in the chunk being fed stays
+/// there until the chunk is done with ([`keep`](Block::keep)): a block read
+/// from one chunk, the usual case, is decoded without a copy.
 #[derive(Debug, Default)]
 pub(super) struct Block {
-    data: Vec<u8>,
+    data: Held,
     has_data: bool,
-    name: Vec<u8>,
+    name: Held,
     has_name: bool,
-    id: Vec<u8>,
+    id: Held,
     has_id: bool,
     pub(super) last_id: Option<String>,
     pub(super) retry: Option<Duration>,
@@ -47,39 +49,49 @@ impl Block {
     /// Forgets the block and gives its memory back.
     pub(super) fn release(&mut self) {
         self.reset();
-        self.data = Vec::new();
-        self.name = Vec::new();
-        self.id = Vec::new();
+        self.data = Held::default();
+        self.name = Held::default();
+        self.id = Held::default();
     }
 
-    /// Takes in one field line: neither blank nor a comment. The caller has
-    /// checked that the held bytes plus `line` fit the cap; a value is shorter
-    /// than its line, so what is held stays within it.
-    pub(super) fn field(&mut self, line: &[u8]) {
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
-            None => (line, &[][..]),
+    /// Copies out what still lies in `chunk`, which is about to go.
+    pub(super) fn keep(&mut self, chunk: &[u8]) {
+        self.data.keep(chunk);
+        self.name.keep(chunk);
+        self.id.keep(chunk);
+    }
+
+    /// Takes in one field line: neither blank nor a comment. `at` is where
+    /// the line begins in `chunk`, when it lies there (else it was copied
+    /// together from several chunks). The caller has checked that the held
+    /// bytes plus `line` fit the cap; a value is shorter than its line, so
+    /// what is held stays within it.
+    #[inline(always)] // one caller, on the per-line path
+    pub(super) fn field(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) {
+        // Field names are short: a plain loop finds the colon sooner than memchr.
+        let (field, start) = match line.iter().position(|&b| b == b':') {
+            Some(colon) if line.get(colon + 1) == Some(&b' ') => (&line[..colon], colon + 2),
+            Some(colon) => (&line[..colon], colon + 1),
+            None => (line, line.len()),
         };
+        let value = &line[start..];
+        let at = at.map(|at| at + start);
         match field {
             b"data" => {
                 if self.has_data {
-                    self.data.push(b'\n');
+                    self.data.push(chunk, value);
+                } else {
+                    self.data.set(value, at);
                 }
-                self.data.extend_from_slice(value);
                 self.has_data = true;
             }
             b"event" => {
-                self.name.clear();
-                self.name.extend_from_slice(value);
+                self.name.set(value, at);
                 self.has_name = true;
             }
             // An id containing NUL is ignored, as the standard says.
             b"id" if !value.contains(&0) => {
-                self.id.clear();
-                self.id.extend_from_slice(value);
+                self.id.set(value, at);
                 self.has_id = true;
             }
             b"retry" => {
@@ -92,37 +104,84 @@ impl Block {
     }
 
     /// The blank line: the block's id becomes the last event id, and a block
-    /// with data or a name becomes an event.
-    pub(super) fn dispatch(&mut self) -> Option<SseEvent> {
+    /// with data or a name becomes an event. `chunk` is the one being fed.
+    #[inline(always)] // one caller, on the per-line path
+    pub(super) fn dispatch(&mut self, chunk: &[u8]) -> Option<SseEvent> {
         let mut id = None;
         if self.has_id {
-            if self.id.is_empty() {
+            let bytes = self.id.get(chunk);
+            if bytes.is_empty() {
                 self.last_id = None;
             } else {
-                let text = String::from_utf8_lossy(&self.id);
-                match &mut self.last_id {
-                    Some(last) => {
-                        last.clear();
-                        last.push_str(&text);
-                    }
-                    None => self.last_id = Some(text.into_owned()),
-                }
-                id.clone_from(&self.last_id);
+                let text = text(bytes);
+                let last = self.last_id.get_or_insert_with(String::new);
+                last.clear();
+                last.push_str(&text);
+                id = Some(text.into_owned());
             }
         }
-        if !(self.has_data || self.has_name) {
-            self.reset();
-            return None;
-        }
-        let event = SseEvent {
+        let event = (self.has_data || self.has_name).then(|| SseEvent {
             event: self
                 .has_name
-                .then(|| String::from_utf8_lossy(&self.name).into_owned()),
-            data: decode_data(&self.data),
+                .then(|| text(self.name.get(chunk)).into_owned()),
+            data: decode_data(self.data.get(chunk)),
             id,
-        };
+        });
         self.reset();
-        Some(event)
+        event
+    }
+}
+
+/// A field's bytes: a range of the chunk being fed, or copied out of it.
+#[derive(Debug, Default)]
+struct Held {
+    /// The bytes, when they are not in the chunk.
+    copied: Vec<u8>,
+    /// Where the bytes lie in the chunk; `copied` is empty then.
+    in_chunk: Option<(usize, usize)>,
+}
+
+impl Held {
+    fn len(&self) -> usize {
+        match self.in_chunk {
+            Some((start, end)) => end - start,
+            None => self.copied.len(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.copied.clear();
+        self.in_chunk = None;
+    }
+
+    /// Becomes `value`, which begins at `at` in the chunk when `at` is given.
+    fn set(&mut self, value: &[u8], at: Option<usize>) {
+        self.copied.clear();
+        self.in_chunk = at.map(|start| (start, start + value.len()));
+        if at.is_none() {
+            self.copied.extend_from_slice(value);
+        }
+    }
+
+    /// Appends a newline and `value`: a data line after the first.
+    fn push(&mut self, chunk: &[u8], value: &[u8]) {
+        self.keep(chunk);
+        self.copied.push(b'\n');
+        self.copied.extend_from_slice(value);
+    }
+
+    /// Copies the bytes out of `chunk` if they are still there.
+    fn keep(&mut self, chunk: &[u8]) {
+        if let Some((start, end)) = self.in_chunk.take() {
+            self.copied.extend_from_slice(&chunk[start..end]);
+        }
+    }
+
+    fn get<'a>(&'a self, chunk: &'a [u8]) -> &'a [u8] {
+        match self.in_chunk {
+            Some((start, end)) => &chunk[start..end],
+            None => &self.copied,
+        }
     }
 }
 
@@ -139,14 +198,20 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     })
 }
 
+/// The bytes as text, invalid UTF-8 replaced.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    // `from_utf8` checks valid text faster than `from_utf8_lossy` does.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The data as JSON when it is JSON, else as a string (invalid UTF-8 replaced).
 fn decode_data(bytes: &[u8]) -> Value {
     // One UTF-8 check of the whole text, then `from_str`: faster on small
     // events than `from_slice`, which checks each JSON string on its own.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
-    };
+    let text = text(bytes);
     match serde_json::from_str(&text) {
         Ok(value) => value,
         Err(_) => Value::String(text.into_owned()),

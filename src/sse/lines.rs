@@ -84,6 +84,16 @@ impl Parser {
     /// many bytes were used, which is all of them unless an event or an error
     /// came first.
     pub(super) fn feed(&mut self, buf: &[u8]) -> (usize, Step) {
+        let fed = self.feed_lines(buf);
+        // The block may point into `buf`, which the reader is about to reuse.
+        self.block.keep(buf);
+        fed
+    }
+
+    // This and the per-line functions it calls have one caller each; one
+    // function for the whole per-line path keeps each event's work small.
+    #[inline(always)]
+    fn feed_lines(&mut self, buf: &[u8]) -> (usize, Step) {
         let mut pos = 0;
         if self.after_cr {
             self.after_cr = false;
@@ -141,11 +151,11 @@ impl Parser {
                 self.skip_line = false;
                 Step::More
             } else if self.line.is_empty() {
-                self.line_done(&rest[..end])
+                self.line_done(buf, &rest[..end], Some(pos))
             } else if self.fits(end) {
                 self.line.extend_from_slice(&rest[..end]);
                 let line = std::mem::take(&mut self.line);
-                let step = self.line_done(&line);
+                let step = self.line_done(buf, &line, None);
                 self.line = line;
                 self.line.clear();
                 step
@@ -153,7 +163,7 @@ impl Parser {
                 self.too_large()
             };
             pos = next;
-            if step != Step::More {
+            if !matches!(step, Step::More) {
                 return (pos, step);
             }
         }
@@ -169,10 +179,12 @@ impl Parser {
             <= self.max
     }
 
-    /// Interprets one complete line (without its line end).
-    fn line_done(&mut self, line: &[u8]) -> Step {
+    /// Interprets one complete line (without its line end) of `chunk`: it
+    /// begins at `at` there, or was copied together from several chunks.
+    #[inline(always)]
+    fn line_done(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) -> Step {
         if line.is_empty() {
-            return match self.block.dispatch() {
+            return match self.block.dispatch(chunk) {
                 Some(event) => Step::Event(event),
                 None => Step::More,
             };
@@ -185,14 +197,18 @@ impl Parser {
         if self.block.held().saturating_add(line.len()) > self.max {
             return self.too_large();
         }
-        self.block.field(line);
+        self.block.field(chunk, line, at);
         Step::More
     }
 }
 
 /// The index of the first CR or LF.
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr2(b'\n', b'\r', bytes)
+    match bytes.first() {
+        // A blank line every few lines: no search for it.
+        Some(b'\n' | b'\r') => Some(0),
+        _ => memchr::memchr2(b'\n', b'\r', bytes),
+    }
 }
 
 #[cfg(test)]
@@ -277,6 +293,21 @@ mod tests {
         let mut p = Parser::new(20);
         let steps = run(&mut p, &[b"data: 12345\nevent: 12345\nid: 12\n\n"]);
         assert_eq!(steps, vec![event(Some("12345"), json!(12345), Some("12"))]);
+    }
+
+    #[test]
+    fn what_a_block_holds_of_a_chunk_is_copied_before_the_chunk_goes() {
+        let mut p = Parser::new(1024);
+        let mut chunk = b"event: e\nid: 7\ndata: abc".to_vec();
+        assert!(run(&mut p, &[&chunk]).is_empty());
+        // The reader reuses its buffer for the next read.
+        chunk.fill(b'x');
+        let steps = run(&mut p, &[b"\ndata: d\n\n"]);
+        assert_eq!(steps, vec![event(Some("e"), json!("abc\nd"), Some("7"))]);
+        let mut chunk = b"data: 1\n".to_vec();
+        run(&mut p, &[&chunk]);
+        chunk.fill(b'x');
+        assert_eq!(run(&mut p, &[b"\n"]), vec![event(None, json!(1), None)]);
     }
 
     #[test]
