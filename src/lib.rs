@@ -19,6 +19,7 @@ mod provisioning;
 mod request;
 mod retry;
 mod runs;
+mod seen_ids;
 pub mod sse;
 mod stream;
 pub mod testing;

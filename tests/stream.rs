@@ -543,3 +543,93 @@ fn the_event_size_cap_is_the_clients_to_set() {
         "{items:?}"
     );
 }
+
+/// One text event per id, the last one RunFinished.
+fn id_script(ids: &[String]) -> Vec<String> {
+    let last = ids.len() - 1;
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (name, data) = if i == last {
+                ("RunFinished", r#"{"result":"done"}"#.to_owned())
+            } else {
+                ("text", format!(r#"{{"content":"w{i}"}}"#))
+            };
+            format!("id: {id}\nevent: {name}\ndata: {data}\n\n")
+        })
+        .collect()
+}
+
+/// Connection 0 sends the first `cut` blocks and closes; every later one
+/// sends `replay(blocks, cut)` whatever `last-event-id` says. Returns the ids
+/// the caller saw, and the server.
+fn ids_through_a_replay(
+    ids: &[String],
+    cut: usize,
+    replay: fn(&[String], usize) -> Vec<String>,
+) -> (Vec<String>, TestServer) {
+    let blocks = id_script(ids);
+    let server = TestServer::start(move |mut conn| {
+        conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+        let send = if conn.index == 0 {
+            blocks[..cut].to_vec()
+        } else {
+            replay(&blocks, cut)
+        };
+        // One write: a thousand small ones would make the test slow.
+        conn.write(send.concat());
+    });
+    let (events, reconnects) = events_r1(client(&server));
+    assert_eq!(reconnects, 1);
+    let seen = events.into_iter().map(|e| e.id.unwrap()).collect();
+    (seen, server)
+}
+
+/// The whole stream again, from the first event.
+fn everything(blocks: &[String], _cut: usize) -> Vec<String> {
+    blocks.to_vec()
+}
+
+/// What was sent, backwards, then the rest.
+fn backwards_then_the_rest(blocks: &[String], cut: usize) -> Vec<String> {
+    let mut replay: Vec<String> = blocks[..cut].iter().rev().cloned().collect();
+    replay.extend_from_slice(&blocks[cut..]);
+    replay
+}
+
+#[test]
+fn a_full_replay_of_a_thousand_text_ids_delivers_each_exactly_once() {
+    // More ids on each side of the cut than any fixed window of recent ids.
+    let ids: Vec<String> = (0..1000).map(|i| format!("e{i}")).collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+        assert_eq!(server.requests()[1].header("last-event-id"), Some("e599"));
+    }
+}
+
+#[test]
+fn a_full_replay_of_numeric_ids_delivers_each_exactly_once() {
+    let ids: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, _server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+    }
+}
+
+#[test]
+fn a_full_replay_of_mixed_ids_delivers_each_exactly_once() {
+    // Numbers counting up, text, and hex of which some are all digits: the
+    // numbers do not count up then, and one below the highest can be new.
+    let ids: Vec<String> = (1..=1000)
+        .map(|i| match i % 3 {
+            0 => i.to_string(),
+            1 => format!("e{i}"),
+            _ => format!("{:x}", i * 7919),
+        })
+        .collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, _server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+    }
+}
