@@ -328,26 +328,49 @@ fn a_silent_server_fails_the_stream_with_a_timeout() {
 
 #[test]
 fn keep_alive_comments_count_as_activity() {
-    let (tx, rx) = mpsc::channel::<()>();
-    let rx = std::sync::Mutex::new(rx);
-    let server = TestServer::start(move |mut conn| {
+    // The idle timeout is a time without bytes, so this test needs real time:
+    // a silence between two events well past the idle timeout, with a
+    // keep-alive comment far more often than it. The margins are wide
+    // (comments 20 times as often as the timeout; a silence of 2.5 timeouts)
+    // so that a slow machine cannot make it pass or fail by chance. It fails
+    // when only events reset the idle timer, or when the timeout bounds the
+    // whole body instead of each read.
+    const IDLE: Duration = Duration::from_secs(1);
+    const EVERY: Duration = Duration::from_millis(50);
+    const SILENCE: Duration = Duration::from_millis(2500);
+    let server = TestServer::start(|mut conn| {
         conn.write(SSE_HEAD);
-        // Comments far more often than the idle timeout, for several timeouts' worth.
-        for _ in 0..12 {
+        let blocks = script(1);
+        conn.write(&blocks[0]);
+        let start = std::time::Instant::now();
+        while start.elapsed() < SILENCE {
             conn.write(": keep-alive\n\n");
-            let _ = rx.lock().unwrap().recv_timeout(Duration::from_millis(100));
+            // Paces the comments; ends early once the test drops the server.
+            if let Err(mpsc::RecvTimeoutError::Disconnected) =
+                conn.hold.lock().unwrap().recv_timeout(EVERY)
+            {
+                return;
+            }
         }
-        for b in script(1) {
-            conn.write(b);
-        }
+        conn.write(&blocks[1]);
     });
-    drop(tx);
     let runtime = builder(&server)
-        .stream_idle_timeout(Some(Duration::from_millis(600)))
+        .stream_idle_timeout(Some(IDLE))
         .build()
         .unwrap();
-    let (events, _) = events_r1(runtime);
-    assert_eq!(events, expected(1));
+    let (first, rest, silence) = bounded(move || {
+        let mut stream = runtime.runs().stream("r1").unwrap();
+        let first = stream.next().unwrap().unwrap();
+        let start = std::time::Instant::now();
+        let rest: Vec<zaby::Result<SseEvent>> = stream.collect();
+        (first, rest, start.elapsed())
+    });
+    let rest: Vec<SseEvent> = rest
+        .into_iter()
+        .map(|item| item.expect("the keep-alives kept the stream alive"))
+        .collect();
+    assert_eq!([vec![first], rest].concat(), expected(1));
+    assert!(silence > IDLE * 2, "the silence was only {silence:?}");
 }
 
 #[test]
