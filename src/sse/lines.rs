@@ -85,8 +85,10 @@ impl Parser {
     /// came first.
     pub(super) fn feed(&mut self, buf: &[u8]) -> (usize, Step) {
         let fed = self.feed_lines(buf);
-        // The block may point into `buf`, which the reader is about to reuse.
-        self.block.keep(buf);
+        if matches!(fed.1, Step::More) {
+            // The block may point into `buf`, which the reader is about to reuse.
+            self.block.keep(buf);
+        }
         fed
     }
 
