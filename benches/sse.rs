@@ -5,7 +5,7 @@
 //! ends, and a baseline that only decodes the JSON payloads (already cut out).
 //!
 //! Before criterion starts, the W1 ratio is measured on its own and printed
-//! on one line: the parser and the JSON-only baseline timed in turn, round
+//! on a line of its own: the parser and the JSON-only baseline timed in turn, round
 //! after round, in CPU time, so that load from other processes falls on both
 //! alike; the median round is quoted. A second line gives the floor: the
 //! least any parser of these bytes does (cut out the payloads, check UTF-8)
@@ -256,8 +256,9 @@ fn thread_cpu_time() -> Option<f64> {
 criterion_group!(benches, sse);
 
 fn main() {
-    // `cargo test --benches` runs this binary with `--test`: no timing then.
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    // Only `cargo bench` passes `--bench`: `cargo test --benches` and
+    // `--list` do not time anything.
+    if std::env::args().any(|a| a == "--bench") {
         w1_ratio();
     }
     benches();
