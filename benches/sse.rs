@@ -3,12 +3,19 @@
 //! Each group reads one stream three ways, with throughput counted in bytes of
 //! the stream for all three: the parser, a baseline that only finds the line
 //! ends, and a baseline that only decodes the JSON payloads (already cut out).
+//!
+//! Before criterion starts, the W1 ratio is measured on its own and printed
+//! on a line of its own: the parser and the JSON-only baseline timed in turn, round
+//! after round, in CPU time, so that load from other processes falls on both
+//! alike; the median round is quoted. A second line gives the floor: the
+//! least any parser of these bytes does (cut out the payloads, check UTF-8)
+//! before the same decode. See `benches/README.md`.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group};
 use serde_json::Value;
 use zaby::sse::SseReader;
 
@@ -21,7 +28,7 @@ struct Case {
     read_size: Option<usize>,
 }
 
-/// 200,000 AG-UI text deltas of about 100 bytes, each with an id.
+/// W1: 200,000 AG-UI text deltas of about 100 bytes, each with an id.
 fn text_deltas() -> Case {
     let mut bytes = Vec::new();
     let mut payloads = Vec::new();
@@ -167,5 +174,93 @@ fn sse(c: &mut Criterion) {
     }
 }
 
+/// Rounds of the W1 ratio; the median one is quoted.
+const RATIO_ROUNDS: usize = 15;
+/// Passes over W1 per timing, so that a timing is long next to the clock's tick.
+const PASSES: usize = 3;
+
+/// The least a byte-stream parser must do before the same decode: find the
+/// line ends, cut out the `data:` payloads and check that they are UTF-8.
+fn cut_and_decode_json(mut bytes: &[u8]) -> usize {
+    let mut count = 0;
+    while let Some(end) = memchr::memchr2(b'\n', b'\r', bytes) {
+        if let Some(payload) = bytes[..end].strip_prefix(b"data: ") {
+            let text = std::str::from_utf8(payload).expect("UTF-8");
+            black_box(serde_json::from_str::<Value>(text).expect("valid JSON"));
+            count += 1;
+        }
+        bytes = &bytes[end + 1..];
+    }
+    count
+}
+
+/// Times the parser, the JSON-only baseline and the floor on W1 in turn,
+/// round after round, and prints the medians of the per-round speed ratios.
+fn w1_ratio() {
+    let case = text_deltas();
+    let bytes = &case.bytes[..];
+    let runs: [&dyn Fn() -> usize; 3] =
+        [&|| decode_json(&case.payloads), &|| parse(bytes), &|| {
+            cut_and_decode_json(bytes)
+        }];
+    let time = |run: &dyn Fn() -> usize| {
+        let (start, cpu) = (Instant::now(), thread_cpu_time());
+        for _ in 0..PASSES {
+            assert_eq!(run(), case.payloads.len());
+        }
+        match (cpu, thread_cpu_time()) {
+            (Some(a), Some(b)) => b - a,
+            _ => start.elapsed().as_secs_f64(),
+        }
+    };
+    // One untimed pass of each to warm caches and the allocator.
+    for run in runs {
+        black_box(run());
+    }
+    let mut ratios = [Vec::new(), Vec::new()];
+    for round in 0..RATIO_ROUNDS {
+        // A different order each round, so that none always follows another.
+        let mut times = [0.0; 3];
+        for k in 0..3 {
+            let which = (k + round) % 3;
+            times[which] = time(runs[which]);
+        }
+        ratios[0].push(times[0] / times[1]);
+        ratios[1].push(times[0] / times[2]);
+    }
+    let [parser, floor] = ratios.map(|mut r| {
+        r.sort_by(f64::total_cmp);
+        (r[RATIO_ROUNDS / 2], r[0], r[RATIO_ROUNDS - 1])
+    });
+    println!(
+        "W1 ratio: the parser runs at {:.2}x the speed of JSON-only decoding \
+         (JSON-only time / parser time; median of {RATIO_ROUNDS} rounds, range {:.2}..{:.2})",
+        parser.0, parser.1, parser.2,
+    );
+    println!(
+        "W1 floor: cutting the payloads out of the stream and checking their UTF-8, \
+         then the same decode, runs at {:.2}x (range {:.2}..{:.2})",
+        floor.0, floor.1, floor.2,
+    );
+}
+
+/// Seconds this thread has run on a CPU (Linux; updated at the scheduler's
+/// tick), which time spent waiting for one does not count in: other
+/// processes then disturb the ratio less.
+fn thread_cpu_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos as f64 / 1e9)
+}
+
 criterion_group!(benches, sse);
-criterion_main!(benches);
+
+fn main() {
+    // Only `cargo bench` passes `--bench`: `cargo test --benches` and
+    // `--list` do not time anything.
+    if std::env::args().any(|a| a == "--bench") {
+        w1_ratio();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

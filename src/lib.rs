@@ -47,6 +47,7 @@ mod macros;
 
 // The layers of one call, top to bottom, are listed in `pipeline.rs`.
 mod agent;
+mod api_error;
 mod approvals;
 mod backoff;
 mod body;
@@ -75,6 +76,7 @@ mod run;
 mod run_state;
 mod runs;
 mod runtime_token;
+mod seen_ids;
 pub mod sse;
 mod stream;
 pub mod testing;

@@ -1,9 +1,7 @@
 //! A run's live event stream: an iterator that resumes after a dropped
 //! connection, stops by itself when the run ends, and can be cancelled.
 
-use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::io::{BufReader, Read};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -12,6 +10,7 @@ use crate::backoff::Backoff;
 use crate::call::Call;
 use crate::headers::header;
 use crate::pipeline::Answer;
+use crate::seen_ids::SeenIds;
 use crate::sse::{ReadError, SseReader, is_timeout};
 use crate::{CancelHandle, Error, RequestOptions, Result, SseEvent, ZabyRuntime};
 
@@ -42,8 +41,6 @@ impl ResumePolicy {
         }
     }
 }
-/// Non-numeric ids remembered to skip repeats after a resume.
-const REMEMBERED_IDS: usize = 256;
 
 type Body = BufReader<Box<dyn Read + Send>>;
 
@@ -55,6 +52,12 @@ type Body = BufReader<Box<dyn Read + Send>>;
 /// the last item is [`Error::Stream`] saying the stream was cut short, never
 /// a silent end. A silent server fails it with [`Error::Timeout`] after the
 /// idle timeout. Dropping it releases the connection.
+///
+/// Skipping is exact however much the server replays, in any order, which
+/// takes memory: numeric ids that count up by one cost nothing, and any other
+/// id yielded is kept as an 8-byte hash, at most about 11 bytes with the room
+/// around it (1,000,000 text ids: about 10 MB). Events without ids cannot be
+/// recognised and are yielded as they come.
 ///
 /// # Example
 /// ```
@@ -292,7 +295,7 @@ impl EventStream {
                 attempt,
             ) {
                 Ok(body) => {
-                    self.seen.resumed = true;
+                    self.seen.resumed();
                     self.reader
                         .replace_reader(BufReader::with_capacity(BUFFER, body));
                     return Ok(());
@@ -410,50 +413,6 @@ fn connect(
     Ok(response.body)
 }
 
-/// The ids already yielded: the highest numeric one, and a few recent others.
-/// Only a resumed connection is checked against them: a server may send ids
-/// in any order, but one that resumes repeats only what came before.
-/// Other ids are remembered by a 64-bit hash, so that recording one
-/// allocates nothing; a collision (odds 2^-64) would skip one repeat check.
-#[derive(Default)]
-struct SeenIds {
-    resumed: bool,
-    highest: Option<u64>,
-    hasher: RandomState,
-    recent: HashSet<u64>,
-    order: VecDeque<u64>,
-}
-
-impl SeenIds {
-    /// Records `id`; false when a resumed connection sends it again.
-    fn first_time(&mut self, id: Option<&str>) -> bool {
-        let Some(id) = id else { return true };
-        let numeric = id
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| id.parse::<u64>().ok());
-        if let Some(Some(n)) = numeric {
-            if self.resumed && self.highest.is_some_and(|h| n <= h) {
-                return false;
-            }
-            self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
-            return true;
-        }
-        let hash = self.hasher.hash_one(id);
-        if self.recent.contains(&hash) {
-            return !self.resumed;
-        }
-        if self.order.len() == REMEMBERED_IDS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.recent.remove(&oldest);
-            }
-        }
-        self.recent.insert(hash);
-        self.order.push_back(hash);
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,35 +425,5 @@ mod tests {
             let wait = policy.backoff.delay(attempt);
             assert!(wait >= full / 2 && wait <= full, "{attempt}: {wait:?}");
         }
-    }
-
-    #[test]
-    fn only_a_resumed_connection_skips_what_was_yielded() {
-        let mut seen = SeenIds::default();
-        for id in ["10", "2", "3", "a", "a", "+5"] {
-            assert!(seen.first_time(Some(id)), "{id} on the first connection");
-        }
-        seen.resumed = true;
-        for id in ["10", "3", "a", "+5"] {
-            assert!(!seen.first_time(Some(id)), "{id} again after a resume");
-        }
-        assert!(seen.first_time(Some("11")));
-        assert!(seen.first_time(Some("b")));
-        assert!(seen.first_time(None));
-        assert!(seen.first_time(None));
-    }
-
-    #[test]
-    fn remembered_ids_are_bounded() {
-        let mut seen = SeenIds {
-            resumed: true,
-            ..SeenIds::default()
-        };
-        for i in 0..REMEMBERED_IDS + 1 {
-            assert!(seen.first_time(Some(&format!("id-{i}"))));
-        }
-        assert_eq!(seen.recent.len(), REMEMBERED_IDS);
-        assert!(seen.first_time(Some("id-0")), "the oldest was forgotten");
-        assert!(!seen.first_time(Some(&format!("id-{REMEMBERED_IDS}"))));
     }
 }

@@ -327,26 +327,49 @@ fn a_silent_server_fails_the_stream_with_a_timeout() {
 
 #[test]
 fn keep_alive_comments_count_as_activity() {
-    let (tx, rx) = mpsc::channel::<()>();
-    let rx = std::sync::Mutex::new(rx);
-    let server = TestServer::start(move |mut conn| {
+    // The idle timeout is a time without bytes, so this test needs real time:
+    // a silence between two events well past the idle timeout, with a
+    // keep-alive comment far more often than it. The margins are wide
+    // (comments 20 times as often as the timeout; a silence of 2.5 timeouts)
+    // so that a slow machine cannot make it pass or fail by chance. It fails
+    // when only events reset the idle timer, or when the timeout bounds the
+    // whole body instead of each read.
+    const IDLE: Duration = Duration::from_secs(1);
+    const EVERY: Duration = Duration::from_millis(50);
+    const SILENCE: Duration = Duration::from_millis(2500);
+    let server = TestServer::start(|mut conn| {
         conn.write(SSE_HEAD);
-        // Comments far more often than the idle timeout, for several timeouts' worth.
-        for _ in 0..12 {
+        let blocks = script(1);
+        conn.write(&blocks[0]);
+        let start = std::time::Instant::now();
+        while start.elapsed() < SILENCE {
             conn.write(": keep-alive\n\n");
-            let _ = rx.lock().unwrap().recv_timeout(Duration::from_millis(100));
+            // Paces the comments; ends early once the test drops the server.
+            if let Err(mpsc::RecvTimeoutError::Disconnected) =
+                conn.hold.lock().unwrap().recv_timeout(EVERY)
+            {
+                return;
+            }
         }
-        for b in script(1) {
-            conn.write(b);
-        }
+        conn.write(&blocks[1]);
     });
-    drop(tx);
     let runtime = builder(&server)
-        .stream_idle_timeout(Some(Duration::from_millis(600)))
+        .stream_idle_timeout(Some(IDLE))
         .build()
         .unwrap();
-    let (events, _) = events_r1(runtime);
-    assert_eq!(events, expected(1));
+    let (first, rest, silence) = bounded(move || {
+        let mut stream = runtime.runs().stream("r1").unwrap();
+        let first = stream.next().unwrap().unwrap();
+        let start = std::time::Instant::now();
+        let rest: Vec<zaby::Result<SseEvent>> = stream.collect();
+        (first, rest, start.elapsed())
+    });
+    let rest: Vec<SseEvent> = rest
+        .into_iter()
+        .map(|item| item.expect("the keep-alives kept the stream alive"))
+        .collect();
+    assert_eq!([vec![first], rest].concat(), expected(1));
+    assert!(silence > IDLE * 2, "the silence was only {silence:?}");
 }
 
 #[test]
@@ -541,4 +564,94 @@ fn the_event_size_cap_is_the_clients_to_set() {
         matches!(&items[0], Err(Error::Stream(m)) if m.contains("cap of 100 bytes")),
         "{items:?}"
     );
+}
+
+/// One text event per id, the last one RunFinished.
+fn id_script(ids: &[String]) -> Vec<String> {
+    let last = ids.len() - 1;
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (name, data) = if i == last {
+                ("RunFinished", r#"{"result":"done"}"#.to_owned())
+            } else {
+                ("text", format!(r#"{{"content":"w{i}"}}"#))
+            };
+            format!("id: {id}\nevent: {name}\ndata: {data}\n\n")
+        })
+        .collect()
+}
+
+/// Connection 0 sends the first `cut` blocks and closes; every later one
+/// sends `replay(blocks, cut)` whatever `last-event-id` says. Returns the ids
+/// the caller saw, and the server.
+fn ids_through_a_replay(
+    ids: &[String],
+    cut: usize,
+    replay: fn(&[String], usize) -> Vec<String>,
+) -> (Vec<String>, TestServer) {
+    let blocks = id_script(ids);
+    let server = TestServer::start(move |mut conn| {
+        conn.write(format!("{SSE_HEAD}retry: 0\n\n"));
+        let send = if conn.index == 0 {
+            blocks[..cut].to_vec()
+        } else {
+            replay(&blocks, cut)
+        };
+        // One write: a thousand small ones would make the test slow.
+        conn.write(send.concat());
+    });
+    let (events, reconnects) = events_r1(client(&server));
+    assert_eq!(reconnects, 1);
+    let seen = events.into_iter().map(|e| e.id.unwrap()).collect();
+    (seen, server)
+}
+
+/// The whole stream again, from the first event.
+fn everything(blocks: &[String], _cut: usize) -> Vec<String> {
+    blocks.to_vec()
+}
+
+/// What was sent, backwards, then the rest.
+fn backwards_then_the_rest(blocks: &[String], cut: usize) -> Vec<String> {
+    let mut replay: Vec<String> = blocks[..cut].iter().rev().cloned().collect();
+    replay.extend_from_slice(&blocks[cut..]);
+    replay
+}
+
+#[test]
+fn a_full_replay_of_a_thousand_text_ids_delivers_each_exactly_once() {
+    // More ids on each side of the cut than any fixed window of recent ids.
+    let ids: Vec<String> = (0..1000).map(|i| format!("e{i}")).collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+        assert_eq!(server.requests()[1].header("last-event-id"), Some("e599"));
+    }
+}
+
+#[test]
+fn a_full_replay_of_numeric_ids_delivers_each_exactly_once() {
+    let ids: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, _server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+    }
+}
+
+#[test]
+fn a_full_replay_of_mixed_ids_delivers_each_exactly_once() {
+    // Numbers counting up, text, and hex of which some are all digits: the
+    // numbers do not count up then, and one below the highest can be new.
+    let ids: Vec<String> = (1..=1000)
+        .map(|i| match i % 3 {
+            0 => i.to_string(),
+            1 => format!("e{i}"),
+            _ => format!("{:x}", i * 7919),
+        })
+        .collect();
+    for replay in [everything, backwards_then_the_rest] {
+        let (seen, _server) = ids_through_a_replay(&ids, 600, replay);
+        assert_eq!(seen, ids);
+    }
 }

@@ -1,0 +1,247 @@
+//! Complete lines to events: the fields of one block (`data`, `event`, `id`,
+//! `retry`) and the event its blank line dispatches.
+//!
+//! Lines come in whole and without their line end from `lines.rs`, which
+//! also keeps the size cap; nothing here reads bytes or looks for line ends.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::SseEvent;
+
+/// The block being read, and what outlives it: the last event id and the
+/// retry delay.
+///
+/// Name, id and data are kept as raw bytes and decoded once at dispatch, so
+/// the cap counts input bytes. A value that lies in the chunk being fed stays
+/// there until the chunk is done with ([`keep`](Block::keep)): a block read
+/// from one chunk, the usual case, is decoded without a copy.
+#[derive(Debug, Default)]
+pub(super) struct Block {
+    data: Held,
+    has_data: bool,
+    name: Held,
+    has_name: bool,
+    id: Held,
+    has_id: bool,
+    pub(super) last_id: Option<String>,
+    pub(super) retry: Option<Duration>,
+}
+
+impl Block {
+    /// Bytes held for the current event: its data, name and id so far.
+    pub(super) fn held(&self) -> usize {
+        self.data.len() + self.name.len() + self.id.len()
+    }
+
+    /// Forgets the block, keeping its buffers for the next one.
+    pub(super) fn reset(&mut self) {
+        self.data.clear();
+        self.has_data = false;
+        self.name.clear();
+        self.has_name = false;
+        self.id.clear();
+        self.has_id = false;
+    }
+
+    /// Forgets the block and gives its memory back.
+    pub(super) fn release(&mut self) {
+        self.reset();
+        self.data = Held::default();
+        self.name = Held::default();
+        self.id = Held::default();
+    }
+
+    /// Copies out what still lies in `chunk`, which is about to go.
+    pub(super) fn keep(&mut self, chunk: &[u8]) {
+        self.data.keep(chunk);
+        self.name.keep(chunk);
+        self.id.keep(chunk);
+    }
+
+    /// Takes in one field line: neither blank nor a comment. `at` is where
+    /// the line begins in `chunk`, when it lies there (else it was copied
+    /// together from several chunks). The caller has checked that the held
+    /// bytes plus `line` fit the cap; a value is shorter than its line, so
+    /// what is held stays within it.
+    #[inline(always)] // one caller, on the per-line path
+    pub(super) fn field(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) {
+        // Field names are short: a plain loop finds the colon sooner than memchr.
+        let (field, start) = match line.iter().position(|&b| b == b':') {
+            Some(colon) if line.get(colon + 1) == Some(&b' ') => (&line[..colon], colon + 2),
+            Some(colon) => (&line[..colon], colon + 1),
+            None => (line, line.len()),
+        };
+        let value = &line[start..];
+        let at = at.map(|at| at + start);
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(chunk, value);
+                } else {
+                    self.data.set(value, at);
+                }
+                self.has_data = true;
+            }
+            b"event" => {
+                self.name.set(value, at);
+                self.has_name = true;
+            }
+            // An id containing NUL is ignored, as the standard says.
+            b"id" if !value.contains(&0) => {
+                self.id.set(value, at);
+                self.has_id = true;
+            }
+            b"retry" => {
+                if let Some(ms) = parse_retry(value) {
+                    self.retry = Some(Duration::from_millis(ms));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The blank line: the block's id becomes the last event id, and a block
+    /// with data or a name becomes an event. `chunk` is the one being fed.
+    #[inline(always)] // one caller, on the per-line path
+    pub(super) fn dispatch(&mut self, chunk: &[u8]) -> Option<SseEvent> {
+        let mut id = None;
+        if self.has_id {
+            let bytes = self.id.get(chunk);
+            if bytes.is_empty() {
+                self.last_id = None;
+            } else {
+                let text = text(bytes);
+                let last = self.last_id.get_or_insert_with(String::new);
+                last.clear();
+                last.push_str(&text);
+                id = Some(text.into_owned());
+            }
+        }
+        let event = (self.has_data || self.has_name).then(|| SseEvent {
+            event: self
+                .has_name
+                .then(|| text(self.name.get(chunk)).into_owned()),
+            data: decode_data(self.data.get(chunk)),
+            id,
+        });
+        self.reset();
+        event
+    }
+}
+
+/// A field's bytes: a range of the chunk being fed, or copied out of it.
+#[derive(Debug, Default)]
+struct Held {
+    /// The bytes, when they are not in the chunk.
+    copied: Vec<u8>,
+    /// Where the bytes lie in the chunk; `copied` is empty then.
+    in_chunk: Option<(usize, usize)>,
+}
+
+impl Held {
+    fn len(&self) -> usize {
+        match self.in_chunk {
+            Some((start, end)) => end - start,
+            None => self.copied.len(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.copied.clear();
+        self.in_chunk = None;
+    }
+
+    /// Becomes `value`, which begins at `at` in the chunk when `at` is given.
+    fn set(&mut self, value: &[u8], at: Option<usize>) {
+        self.copied.clear();
+        self.in_chunk = at.map(|start| (start, start + value.len()));
+        if at.is_none() {
+            self.copied.extend_from_slice(value);
+        }
+    }
+
+    /// Appends a newline and `value`: a data line after the first.
+    fn push(&mut self, chunk: &[u8], value: &[u8]) {
+        self.keep(chunk);
+        self.copied.push(b'\n');
+        self.copied.extend_from_slice(value);
+    }
+
+    /// Copies the bytes out of `chunk` if they are still there.
+    fn keep(&mut self, chunk: &[u8]) {
+        if let Some((start, end)) = self.in_chunk.take() {
+            self.copied.extend_from_slice(&chunk[start..end]);
+        }
+    }
+
+    fn get<'a>(&'a self, chunk: &'a [u8]) -> &'a [u8] {
+        match self.in_chunk {
+            Some((start, end)) => &chunk[start..end],
+            None => &self.copied,
+        }
+    }
+}
+
+/// `retry:` milliseconds: ASCII digits only; too large a number is ignored.
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |ms, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        ms.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// The bytes as text, invalid UTF-8 replaced.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    // `from_utf8` checks valid text faster than `from_utf8_lossy` does.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The data as JSON when it is JSON, else as a string (invalid UTF-8 replaced).
+fn decode_data(bytes: &[u8]) -> Value {
+    // One UTF-8 check of the whole text, then `from_str`: faster on small
+    // events than `from_slice`, which checks each JSON string on its own.
+    let text = text(bytes);
+    match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(_) => Value::String(text.into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn retry_needs_digits_only_and_ignores_overflow() {
+        assert_eq!(parse_retry(b"1500"), Some(1500));
+        assert_eq!(parse_retry(b"0"), Some(0));
+        assert_eq!(parse_retry(b""), None);
+        assert_eq!(parse_retry(b"15 "), None);
+        assert_eq!(parse_retry(b"-1"), None);
+        assert_eq!(parse_retry(b"+1"), None);
+        assert_eq!(parse_retry(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn data_is_json_else_text() {
+        assert_eq!(decode_data(br#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(decode_data(b" 42 "), json!(42));
+        assert_eq!(decode_data(b"hello"), json!("hello"));
+        assert_eq!(decode_data(b""), json!(""));
+        assert_eq!(decode_data(b"{\"a\":1} x"), json!("{\"a\":1} x"));
+        assert_eq!(decode_data(b"\"\xFF\""), json!("\u{FFFD}"));
+        assert_eq!(decode_data(b"a\xFFb"), json!("a\u{FFFD}b"));
+    }
+}

@@ -1,0 +1,327 @@
+//! Bytes to complete lines: line ends (CRLF, LF, lone CR) wherever reads
+//! split them, the byte order mark, lines that span reads, and the size cap.
+//! The lines go to [`Block`], which makes events of them.
+
+use super::fields::Block;
+use crate::SseEvent;
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// Whether the parser takes more input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    Reading,
+    Ended,
+    TooLarge,
+}
+
+/// What feeding one chunk gave.
+#[derive(Debug, PartialEq)]
+pub(super) enum Step {
+    /// The chunk was used up without completing an event.
+    More,
+    /// A blank line dispatched this event.
+    Event(SseEvent),
+    /// The event outgrew the cap; the parser stops.
+    TooLarge,
+}
+
+/// The parser's state, apart from the reader: fed chunks, it gives events.
+#[derive(Debug)]
+pub(super) struct Parser {
+    pub(super) max: usize,
+    pub(super) state: State,
+    /// How many bytes of a byte order mark matched so far; `None` once decided.
+    bom: Option<usize>,
+    /// The current line when it spans chunks.
+    line: Vec<u8>,
+    /// Inside a comment line that spans chunks: its bytes are dropped.
+    skip_line: bool,
+    /// The last chunk ended in CR: an LF starting the next one belongs to it.
+    after_cr: bool,
+    /// The fields of the block so far.
+    pub(super) block: Block,
+}
+
+impl Parser {
+    pub(super) fn new(max: usize) -> Parser {
+        Parser {
+            max,
+            state: State::Reading,
+            bom: Some(0),
+            line: Vec::new(),
+            skip_line: false,
+            after_cr: false,
+            block: Block::default(),
+        }
+    }
+
+    /// Back to the start of a body, keeping last id, retry and cap.
+    pub(super) fn restart(&mut self) {
+        self.state = State::Reading;
+        self.bom = Some(0);
+        self.line.clear();
+        self.skip_line = false;
+        self.after_cr = false;
+        self.block.reset();
+    }
+
+    /// End of input: what is unfinished is dropped.
+    pub(super) fn end(&mut self) {
+        self.restart();
+        self.state = State::Ended;
+    }
+
+    fn too_large(&mut self) -> Step {
+        self.state = State::TooLarge;
+        // The stream is over: give the memory back.
+        self.line = Vec::new();
+        self.block.release();
+        Step::TooLarge
+    }
+
+    /// Parses as much of `buf` as it takes to complete one event. Returns how
+    /// many bytes were used, which is all of them unless an event or an error
+    /// came first.
+    pub(super) fn feed(&mut self, buf: &[u8]) -> (usize, Step) {
+        let fed = self.feed_lines(buf);
+        if matches!(fed.1, Step::More) {
+            // The block may point into `buf`, which the reader is about to reuse.
+            self.block.keep(buf);
+        }
+        fed
+    }
+
+    // This and the per-line functions it calls have one caller each; one
+    // function for the whole per-line path keeps each event's work small.
+    #[inline(always)]
+    fn feed_lines(&mut self, buf: &[u8]) -> (usize, Step) {
+        let mut pos = 0;
+        if self.after_cr {
+            self.after_cr = false;
+            if buf.first() == Some(&b'\n') {
+                pos = 1;
+            }
+        }
+        if let Some(mut matched) = self.bom {
+            // Byte by byte, so a mark split across reads is still seen.
+            while pos < buf.len() {
+                if buf[pos] != BOM[matched] {
+                    self.bom = None;
+                    // Not a mark after all: those bytes begin the first line.
+                    if !self.fits(matched) {
+                        return (pos, self.too_large());
+                    }
+                    self.line.extend_from_slice(&BOM[..matched]);
+                    break;
+                }
+                matched += 1;
+                pos += 1;
+                if matched == BOM.len() {
+                    self.bom = None;
+                    break;
+                }
+                self.bom = Some(matched);
+            }
+            if self.bom.is_some() {
+                return (pos, Step::More);
+            }
+        }
+        while pos < buf.len() {
+            let rest = &buf[pos..];
+            let Some(end) = find_line_end(rest) else {
+                if !self.skip_line {
+                    if self.line.is_empty() && rest[0] == b':' {
+                        self.skip_line = true;
+                    } else if self.fits(rest.len()) {
+                        self.line.extend_from_slice(rest);
+                    } else {
+                        return (buf.len(), self.too_large());
+                    }
+                }
+                return (buf.len(), Step::More);
+            };
+            let mut next = pos + end + 1;
+            if rest[end] == b'\r' {
+                match buf.get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+            let step = if self.skip_line {
+                self.skip_line = false;
+                Step::More
+            } else if self.line.is_empty() {
+                self.line_done(buf, &rest[..end], Some(pos))
+            } else if self.fits(end) {
+                self.line.extend_from_slice(&rest[..end]);
+                let line = std::mem::take(&mut self.line);
+                let step = self.line_done(buf, &line, None);
+                self.line = line;
+                self.line.clear();
+                step
+            } else {
+                self.too_large()
+            };
+            pos = next;
+            if !matches!(step, Step::More) {
+                return (pos, step);
+            }
+        }
+        (pos, Step::More)
+    }
+
+    /// Whether the pending line may grow by `more` bytes within the cap.
+    fn fits(&self, more: usize) -> bool {
+        self.block
+            .held()
+            .saturating_add(self.line.len())
+            .saturating_add(more)
+            <= self.max
+    }
+
+    /// Interprets one complete line (without its line end) of `chunk`: it
+    /// begins at `at` there, or was copied together from several chunks.
+    #[inline(always)]
+    fn line_done(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) -> Step {
+        if line.is_empty() {
+            return match self.block.dispatch(chunk) {
+                Some(event) => Step::Event(event),
+                None => Step::More,
+            };
+        }
+        if line[0] == b':' {
+            return Step::More;
+        }
+        // The same check as while the line was buffered, so the outcome does
+        // not depend on how reads split the input.
+        if self.block.held().saturating_add(line.len()) > self.max {
+            return self.too_large();
+        }
+        self.block.field(chunk, line, at);
+        Step::More
+    }
+}
+
+/// The index of the first CR or LF.
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    match bytes.first() {
+        // A blank line every few lines: no search for it.
+        Some(b'\n' | b'\r') => Some(0),
+        _ => memchr::memchr2(b'\n', b'\r', bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    /// Feeds `chunks` one after the other, as a reader would hand them out.
+    fn run(parser: &mut Parser, chunks: &[&[u8]]) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for chunk in chunks {
+            let mut rest = *chunk;
+            while !rest.is_empty() && parser.state == State::Reading {
+                let (used, step) = parser.feed(rest);
+                rest = &rest[used..];
+                if step != Step::More {
+                    steps.push(step);
+                }
+            }
+        }
+        steps
+    }
+
+    fn event(name: Option<&str>, data: Value, id: Option<&str>) -> Step {
+        Step::Event(SseEvent {
+            event: name.map(str::to_owned),
+            data,
+            id: id.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn cr_at_the_end_of_a_chunk_joins_the_lf_of_the_next() {
+        let mut p = Parser::new(1024);
+        let steps = run(&mut p, &[b"data: a\r", b"\n\r", b"\n"]);
+        assert_eq!(steps, vec![event(None, json!("a"), None)]);
+        assert!(!p.after_cr);
+        // An LF after a CR that ended a chunk is not another blank line.
+        let mut p = Parser::new(1024);
+        let steps = run(&mut p, &[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]);
+        assert_eq!(steps, vec![event(None, json!("a\nb"), None)]);
+    }
+
+    #[test]
+    fn a_split_byte_order_mark_is_still_dropped() {
+        let mut p = Parser::new(1024);
+        let steps = run(&mut p, &[b"\xEF", b"\xBB", b"\xBFdata: 1\n\n"]);
+        assert_eq!(steps, vec![event(None, json!(1), None)]);
+        // Half a mark is kept as the start of the first line.
+        let mut p = Parser::new(1024);
+        run(&mut p, &[b"\xEF", b"\xBBdata"]);
+        assert_eq!(p.line, b"\xEF\xBBdata");
+    }
+
+    #[test]
+    fn comment_lines_across_chunks_are_not_buffered() {
+        let mut p = Parser::new(8);
+        let long = vec![b'x'; 100];
+        let steps = run(&mut p, &[b":", &long, &long, b"\ndata: 1\n\n"]);
+        assert_eq!(steps, vec![event(None, json!(1), None)]);
+        assert!(p.line.capacity() <= 8);
+    }
+
+    #[test]
+    fn the_cap_holds_while_a_line_grows() {
+        let mut p = Parser::new(10);
+        assert!(run(&mut p, &[b"data: 123", b"4"]).is_empty());
+        assert_eq!(p.line, b"data: 1234");
+        // One more byte would pass the cap: it is refused, not buffered.
+        assert_eq!(run(&mut p, &[b"5"]), vec![Step::TooLarge]);
+        assert_eq!(p.state, State::TooLarge);
+        assert!(p.line.is_empty());
+    }
+
+    #[test]
+    fn the_cap_counts_data_name_and_id_held() {
+        // Each line fits alone; together they pass 20 bytes.
+        let mut p = Parser::new(20);
+        let steps = run(&mut p, &[b"data: 12345\nevent: 12345\nid: 1234567\n\n"]);
+        assert_eq!(steps, vec![Step::TooLarge]);
+        let mut p = Parser::new(20);
+        let steps = run(&mut p, &[b"data: 12345\nevent: 12345\nid: 12\n\n"]);
+        assert_eq!(steps, vec![event(Some("12345"), json!(12345), Some("12"))]);
+    }
+
+    #[test]
+    fn what_a_block_holds_of_a_chunk_is_copied_before_the_chunk_goes() {
+        let mut p = Parser::new(1024);
+        let mut chunk = b"event: e\nid: 7\ndata: abc".to_vec();
+        assert!(run(&mut p, &[&chunk]).is_empty());
+        // The reader reuses its buffer for the next read.
+        chunk.fill(b'x');
+        let steps = run(&mut p, &[b"\ndata: d\n\n"]);
+        assert_eq!(steps, vec![event(Some("e"), json!("abc\nd"), Some("7"))]);
+        let mut chunk = b"data: 1\n".to_vec();
+        run(&mut p, &[&chunk]);
+        chunk.fill(b'x');
+        assert_eq!(run(&mut p, &[b"\n"]), vec![event(None, json!(1), None)]);
+    }
+
+    #[test]
+    fn restart_keeps_last_id_and_retry_only() {
+        let mut p = Parser::new(1024);
+        run(&mut p, &[b"id: 5\nretry: 9\n\ndata: cut"]);
+        p.restart();
+        assert!(p.line.is_empty() && p.block.held() == 0);
+        assert_eq!(p.block.last_id.as_deref(), Some("5"));
+        assert_eq!(p.block.retry, Some(Duration::from_millis(9)));
+        assert_eq!(p.bom, Some(0));
+        let steps = run(&mut p, &[b"\xEF\xBB\xBFdata: 2\n\n"]);
+        assert_eq!(steps, vec![event(None, json!(2), None)]);
+    }
+}
