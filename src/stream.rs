@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::call::Call;
+use crate::error::is_timeout;
 use crate::headers::header;
 use crate::pipeline::Answer;
 use crate::seen_ids::SeenIds;
-use crate::sse::{ReadError, SseReader, is_timeout};
+use crate::sse::{ReadError, SseReader};
 use crate::{CancelHandle, Error, RequestOptions, Result, SseEvent, ZabyRuntime};
 
 /// The read buffer of a stream: events are usually far smaller.

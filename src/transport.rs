@@ -291,9 +291,10 @@ impl Transport for HttpTransport {
             let expire = agent.clone();
             Deadline::arm(self.timeout, move || expire.shutdown())
         });
+        let timed_out = || Error::Timeout(format!("opening the stream ({:?})", self.timeout));
         let answer = self.run(&agent, request).map_err(|e| {
             if deadline.as_ref().is_some_and(Deadline::fired) {
-                Error::Timeout(format!("opening the stream ({:?})", self.timeout))
+                timed_out()
             } else {
                 e
             }
@@ -309,10 +310,7 @@ impl Transport for HttpTransport {
         if fired && (200..300).contains(&response.status) {
             // It shut the agent down as the answer came: the stream is dead.
             // (An error answer keeps its status, with what of its body came.)
-            return Err(Error::Timeout(format!(
-                "opening the stream ({:?})",
-                self.timeout
-            )));
+            return Err(timed_out());
         }
         Ok(response)
     }

@@ -19,6 +19,7 @@ use std::io::{self, BufRead};
 use std::iter::FusedIterator;
 use std::time::Duration;
 
+use crate::error::is_timeout;
 use crate::{Error, SseEvent};
 use lines::{Parser, State, Step};
 
@@ -86,14 +87,6 @@ impl ReadError {
             )),
         }
     }
-}
-
-/// A read that timed out (or would block): no byte came in time.
-pub(crate) fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-    )
 }
 
 impl<R: BufRead> SseReader<R> {
