@@ -9,7 +9,7 @@ use crate::mask::{MIN_MASKED, mask_str, mask_value};
 
 /// A non-2xx answer from the Zaby API.
 ///
-/// Boxed inside [`Error`] so that `Result<T, zaby::Error>` stays small; its
+/// Boxed inside [`Error`](crate::Error) so that `Result<T, zaby::Error>` stays small; its
 /// fields read through the box as they are (`e.status`, `e.message`).
 ///
 /// # Example
