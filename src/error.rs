@@ -7,6 +7,12 @@ use crate::mask::{MIN_MASKED, mask_str};
 pub use crate::api_error::ApiError;
 
 /// The error a token source or provider returns.
+///
+/// # Example
+/// ```
+/// let err: zaby::TokenError = "the vault is sealed".into();
+/// assert_eq!(err.to_string(), "the vault is sealed");
+/// ```
 pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `Result` with [`Error`] as the default error type.
@@ -123,7 +129,19 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// A token or API key provider's failure that a retry may heal.
+/// A token or API key provider's failure that a retry may heal; its
+/// [`source`](std::error::Error::source) is the provider's error.
+///
+/// # Example
+/// ```
+/// fn explain(err: &zaby::Error) -> String {
+///     match err {
+///         zaby::Error::Credential(e) => format!("no token yet ({e}); try again"),
+///         other => other.to_string(),
+///     }
+/// }
+/// assert_eq!(explain(&zaby::Error::Cancelled), "the call was cancelled");
+/// ```
 #[derive(Debug)]
 pub struct CredentialError {
     what: &'static str,

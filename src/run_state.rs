@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::positions::{HasId, Positions};
-use crate::tool_call::{ArgsState, ToolCallState};
+use crate::tool_call::{ArgsState, ToolCallState, open, unresolved};
 use crate::{EventStream, Result, RunEvent, SseEvent};
 
 /// Everything a run has said so far, folded from its events in order.
@@ -131,6 +131,13 @@ pub struct RunState {
 
 /// An approval request of a run, in [`RunState::approvals`]; answer it with
 /// [`crate::Approvals`].
+///
+/// # Example
+/// ```
+/// let data = serde_json::json!({"approvalId": "a1"});
+/// let state: zaby::RunState = [zaby::SseEvent::new("approval_required", data)].iter().collect();
+/// assert_eq!(state.approvals[0].id.as_deref(), Some("a1"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ApprovalRequest {
@@ -141,6 +148,11 @@ pub struct ApprovalRequest {
 }
 
 /// Where a run is.
+///
+/// # Example
+/// ```
+/// assert_eq!(zaby::RunState::new().phase, zaby::RunPhase::Running);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RunPhase {
     /// No terminal event yet.
@@ -153,6 +165,13 @@ pub enum RunPhase {
 }
 
 /// What one event changed in a [`RunState`], from [`RunState::apply`].
+///
+/// # Example
+/// ```
+/// let mut state = zaby::RunState::new();
+/// let text = zaby::SseEvent::new("text", serde_json::json!({"content": "Hi"}));
+/// assert_eq!(state.apply(&text), zaby::Change::Text);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
@@ -387,20 +406,6 @@ impl RunState {
             RunPhase::Failed => Change::Failed,
             _ => Change::Finished,
         }
-    }
-}
-
-fn unresolved(call: &ToolCallState) -> bool {
-    call.result.is_none()
-}
-
-fn open(call: &ToolCallState) -> bool {
-    call.args_state != ArgsState::Complete
-}
-
-impl HasId for ToolCallState {
-    fn id(&self) -> Option<&str> {
-        self.id.as_deref()
     }
 }
 

@@ -10,6 +10,18 @@ use crate::{Feedback, Result, Zaby};
 const PREFIX: &str = "/api/v1/provisioning/managed-agents";
 
 /// Runtime-token calls, from [`Zaby::runtime_tokens`].
+///
+/// # Example
+/// ```
+/// # let mock = zaby::testing::MockTransport::new();
+/// # mock.push_json("POST", "/api/v1/provisioning/managed-agents/external-apps/app-id/runtime-tokens", 200,
+/// #     serde_json::json!({"token": "eyJhbGciOi...", "remainingUses": 100}));
+/// # let zaby = zaby::Zaby::builder().api_key("zk_test_0123456789").transport(mock).build()?;
+/// let tokens = zaby.runtime_tokens();
+/// let minted = tokens.create(zaby::RuntimeTokenRequest::new("app-id", "deployment-id"))?;
+/// assert_eq!(minted.remaining_uses, Some(100));
+/// # Ok::<(), zaby::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RuntimeTokens<'a> {
     pub(crate) client: &'a Zaby,
@@ -209,6 +221,12 @@ pub struct UniqueIdRotation {
 
 impl UniqueIdRotation {
     /// The end user `unique_id` of this external app (path) and deployment.
+    ///
+    /// # Example
+    /// ```
+    /// let rotation = zaby::UniqueIdRotation::new("app-id", "deployment-id", "user-42");
+    /// # let _ = rotation;
+    /// ```
     pub fn new(
         external_app_id: impl Into<String>,
         deployment_id: impl Into<String>,
@@ -289,6 +307,12 @@ pub struct RuntimeTokenRequest {
 
 impl RuntimeTokenRequest {
     /// A token for this external app (path) and deployment (body).
+    ///
+    /// # Example
+    /// ```
+    /// let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id");
+    /// # let _ = request;
+    /// ```
     pub fn new(external_app_id: impl Into<String>, deployment_id: impl Into<String>) -> Self {
         RuntimeTokenRequest {
             external_app_id: external_app_id.into(),
@@ -340,24 +364,52 @@ impl RuntimeTokenRequest {
     }
 
     /// Any JSON object of your own.
+    ///
+    /// # Example
+    /// ```
+    /// let mut metadata = serde_json::Map::new();
+    /// metadata.insert("plan".into(), "pro".into());
+    /// let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id").metadata(metadata);
+    /// # let _ = request;
+    /// ```
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self
     }
 
     /// The scopes the token grants.
+    ///
+    /// # Example
+    /// ```
+    /// let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id")
+    ///     .scopes(["runs:start", "runs:stream"]);
+    /// # let _ = request;
+    /// ```
     pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
     }
 
     /// The token's absolute lifetime in seconds.
+    ///
+    /// # Example
+    /// ```
+    /// // Fifteen minutes, whatever happens in them.
+    /// let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id").ttl_seconds(900);
+    /// # let _ = request;
+    /// ```
     pub fn ttl_seconds(mut self, seconds: u64) -> Self {
         self.ttl_seconds = Some(seconds);
         self
     }
 
     /// How many calls the token may make.
+    ///
+    /// # Example
+    /// ```
+    /// let request = zaby::RuntimeTokenRequest::new("app-id", "deployment-id").max_uses(50);
+    /// # let _ = request;
+    /// ```
     pub fn max_uses(mut self, uses: u64) -> Self {
         self.max_uses = Some(uses);
         self

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::positions::HasId;
+
 /// One tool call of a run, in [`RunState::tool_calls`](crate::RunState::tool_calls).
 ///
 /// # Example
@@ -70,4 +72,20 @@ impl ToolCallState {
         }
         self.args_state = ArgsState::Complete;
     }
+}
+
+impl HasId for ToolCallState {
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+/// Still waiting for its result.
+pub(crate) fn unresolved(call: &ToolCallState) -> bool {
+    call.result.is_none()
+}
+
+/// Its arguments may still grow.
+pub(crate) fn open(call: &ToolCallState) -> bool {
+    call.args_state != ArgsState::Complete
 }

@@ -59,7 +59,22 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// One request, as the client hands it to a [`Transport`].
+/// One request, as the client hands it to a [`Transport`]. `Debug` hides
+/// the credential headers.
+///
+/// # Example
+/// ```
+/// let request = zaby::TransportRequest {
+///     method: "GET".into(),
+///     url: "https://genapi.zaby.io/api/v1/agent-runtime/runs/r1/events".into(),
+///     path: "/api/v1/agent-runtime/runs/r1/events".into(),
+///     headers: vec![("authorization".into(), "Bearer eyJhbGciOi...".into())],
+///     body: None,
+///     stream: false,
+///     timeout: Some(std::time::Duration::from_secs(30)),
+/// };
+/// assert!(!format!("{request:?}").contains("eyJ"));
+/// ```
 pub struct TransportRequest {
     /// `GET` or `POST`.
     pub method: String,
