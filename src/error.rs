@@ -16,6 +16,14 @@ pub use crate::api_error::ApiError;
 pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `Result` with [`Error`] as the default error type.
+///
+/// # Example
+/// ```
+/// fn first_run_id(runtime: &zaby::ZabyRuntime) -> zaby::Result<String> {
+///     Ok(runtime.runs().start("Hi")?.run_id)
+/// }
+/// # let _ = first_run_id;
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a call to the Zaby runtime.

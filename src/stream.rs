@@ -168,6 +168,20 @@ impl EventStream {
     }
 
     /// The id of the last complete event block, as a resume would send it.
+    ///
+    /// # Example
+    /// ```
+    /// # use zaby::{testing::MockTransport, SseEvent, ZabyRuntime};
+    /// # let mock = MockTransport::new();
+    /// # let mut text = SseEvent::new("text", serde_json::json!({"content": "Hi"}));
+    /// # text.id = Some("41".into());
+    /// # mock.push_sse("GET", "/api/v1/agent-runtime/runs/r1/aiui", vec![text]);
+    /// # let runtime = ZabyRuntime::builder().token("eyJhbGciOi...").transport(mock).build()?;
+    /// let mut stream = runtime.runs().stream("r1")?;
+    /// stream.next().transpose()?;
+    /// assert_eq!(stream.last_event_id(), Some("41")); // a resume would start after it
+    /// # Ok::<(), zaby::Error>(())
+    /// ```
     pub fn last_event_id(&self) -> Option<&str> {
         self.reader.last_event_id()
     }
