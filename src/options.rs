@@ -193,7 +193,8 @@ impl RequestOptions {
     /// all. Two waits it cannot cut short: a name lookup or TCP connect in
     /// progress (ureq cannot interrupt those; the timeout bounds them), and
     /// a [`MintingTokenSource`](crate::MintingTokenSource) minting the token
-    /// the call needs; the call ends as soon as they do.
+    /// the call needs; the call ends as soon as they do. A call with a handle
+    /// gets a connection of its own, so that cancelling it closes nothing else.
     ///
     /// # Example
     /// ```
