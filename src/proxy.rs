@@ -216,7 +216,10 @@ fn parse(value: &str, source: &str) -> Result<ProxyUrl> {
 }
 
 /// The entries of a `no_proxy` list, normalised: lower case, without a
-/// leading `*.` or `.`, a trailing `.`, or IPv6 brackets. `*` stays `*`.
+/// leading `*.` or `.`, a trailing `.`, or IPv6 brackets; an IP address in
+/// its canonical form. `*` stays `*`. Anything else (a wildcard inside a
+/// name, a CIDR range, a port) is dropped: it matches no host, here or in
+/// the HTTP stack's own matching after a redirect, so that host is proxied.
 fn entries(list: &str) -> Vec<String> {
     list.split(',')
         .map(|entry| {
@@ -228,9 +231,23 @@ fn entries(list: &str) -> Vec<String> {
                 .strip_prefix('[')
                 .and_then(|e| e.strip_suffix(']'))
                 .unwrap_or(entry);
-            entry.to_ascii_lowercase()
+            match entry.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => entry.to_ascii_lowercase(),
+            }
         })
-        .filter(|entry| !entry.is_empty())
+        .filter(|entry| {
+            let name = |e: &str| {
+                !e.starts_with(['.', '-'])
+                    && !e.ends_with('.')
+                    && !e.contains("..")
+                    && e.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            };
+            entry == "*"
+                || entry.parse::<std::net::IpAddr>().is_ok()
+                || (!entry.is_empty() && name(entry))
+        })
         .collect()
 }
 
@@ -338,6 +355,19 @@ mod tests {
             assert_eq!(format!("{proxy:?}"), shown, "{url}");
             proxy.to_ureq().unwrap();
         }
+    }
+
+    #[test]
+    fn no_proxy_entries_that_match_nothing_are_dropped() {
+        let kept = entries(
+            "*example.com, internal*, 10.0.0.0/8, host:80, a..b, 2001:DB8:0::1, .Corp.Example.",
+        );
+        assert_eq!(kept, ["2001:db8::1", "corp.example"]);
+        let mut proxy = parse("http://proxy.example:3128", "test").unwrap();
+        proxy.bypass = entries("*example.com");
+        // The HTTP stack's own matching, used after a redirect, agrees.
+        let target: ureq::http::Uri = "https://evilexample.com/".parse().unwrap();
+        assert!(!proxy.to_ureq().unwrap().is_no_proxy(&target));
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub(crate) fn next_hop(
         if was_https && target.scheme() == "http" {
             return Err("the server redirected from https to plain http".to_owned());
         }
+        // A remote server must not point the client (or its proxy) at a loopback service.
+        let loopback = |u: &Url| u.host().is_some_and(|h| crate::config::is_loopback(&h));
+        if loopback(&target) && !loopback(origin) {
+            return Err("the server redirected to a loopback address".to_owned());
+        }
     }
     Ok(Hop {
         url: target,
@@ -90,6 +95,31 @@ mod tests {
         assert!(refused.unwrap_err().contains("plain http"));
         let refused = next("https://other.example/a", "http://other.example/b", false);
         assert!(refused.is_err());
+    }
+
+    #[test]
+    fn a_remote_origin_cannot_send_the_client_to_loopback() {
+        for target in [
+            "https://127.0.0.2:8080/x",
+            "https://localhost./x",
+            "https://[::1]/x",
+        ] {
+            let refused = next("https://api.example/a", target, false);
+            assert!(refused.unwrap_err().contains("loopback"), "{target}");
+        }
+        let local = Url::parse("http://127.0.0.1:9080").unwrap();
+        let hop = next_hop(
+            &local,
+            "http://127.0.0.1:9080/a",
+            302,
+            Some("http://localhost:9081/b"),
+            false,
+            0,
+        );
+        assert!(
+            hop.is_ok(),
+            "a local runtime may point at another local port"
+        );
     }
 
     #[test]

@@ -109,8 +109,9 @@ impl TlsRoots {
         for item in ureq::tls::parse_pem(pem) {
             match item {
                 Ok(PemItem::Certificate(cert)) => {
-                    // DER of a certificate is a SEQUENCE; anything else cannot be one.
-                    if cert.der().first() != Some(&0x30) {
+                    // Read it as the TLS stack will: one it would skip is refused now.
+                    let der = rustls::pki_types::CertificateDer::from(cert.der().to_vec());
+                    if rustls::RootCertStore::empty().add(der).is_err() {
                         return Err(Error::Config(
                             "TLS roots: a CERTIFICATE section of the PEM text is not a certificate"
                                 .into(),
@@ -219,8 +220,12 @@ mod tests {
         ] {
             assert!(matches!(TlsRoots::from_pem(pem), Err(Error::Config(_))));
         }
-        let broken = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(matches!(TlsRoots::from_pem(broken), Err(Error::Config(_))));
+        // Not DER at all, and an empty SEQUENCE the TLS stack would skip.
+        for body in ["AAAA", "MAA="] {
+            let pem = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+            let refused = TlsRoots::from_pem(pem.as_bytes());
+            assert!(matches!(refused, Err(Error::Config(_))), "{body}");
+        }
     }
 
     #[test]

@@ -31,6 +31,12 @@ pub(super) struct Block {
 }
 
 impl Block {
+    /// What its buffers hold on to, for the tests of bounded memory.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.data.copied.capacity() + self.name.copied.capacity() + self.id.copied.capacity()
+    }
+
     /// Bytes held for the current event: its data, name and id so far.
     pub(super) fn held(&self) -> usize {
         self.data.len() + self.name.len() + self.id.len()
@@ -150,7 +156,7 @@ impl Held {
     }
 
     fn clear(&mut self) {
-        self.copied.clear();
+        super::reuse(&mut self.copied);
         self.in_chunk = None;
     }
 

@@ -159,7 +159,7 @@ impl Parser {
                 let line = std::mem::take(&mut self.line);
                 let step = self.line_done(buf, &line, None);
                 self.line = line;
-                self.line.clear();
+                super::reuse(&mut self.line);
                 step
             } else {
                 self.too_large()
@@ -241,6 +241,27 @@ mod tests {
             data,
             id: id.map(str::to_owned),
         })
+    }
+
+    #[test]
+    fn a_large_event_gives_its_buffers_back_once_done() {
+        let mut p = Parser::new(4 << 20);
+        let big = format!("data: \"{}\"\n\n", "x".repeat(1 << 20));
+        // Split in reads, so that the line and the value are copied out.
+        let chunks: Vec<&[u8]> = big.as_bytes().chunks(1000).collect();
+        let steps = run(&mut p, &chunks);
+        assert_eq!(steps.len(), 1);
+        assert!(run(&mut p, &[b"data: 1\n\n"]).len() == 1);
+        assert!(
+            p.line.capacity() <= crate::sse::KEPT_CAPACITY,
+            "{}",
+            p.line.capacity()
+        );
+        assert!(
+            p.block.capacity() <= 3 * crate::sse::KEPT_CAPACITY,
+            "{}",
+            p.block.capacity()
+        );
     }
 
     #[test]

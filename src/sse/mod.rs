@@ -89,6 +89,18 @@ impl ReadError {
     }
 }
 
+/// Buffers shrink back to this once an event larger than it is done, so
+/// that one large event does not keep its memory for the rest of the stream.
+const KEPT_CAPACITY: usize = 64 * 1024;
+
+/// Empties `buf` for the next line or value, giving back what a large one took.
+fn reuse(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEPT_CAPACITY {
+        buf.shrink_to(KEPT_CAPACITY);
+    }
+}
+
 impl<R: BufRead> SseReader<R> {
     /// A reader of the event stream in `reader`, with the default size cap
     /// ([`DEFAULT_MAX_EVENT_SIZE`]).
