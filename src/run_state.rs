@@ -79,6 +79,10 @@ use crate::{EventStream, Result, RunEvent, SseEvent};
 /// `events` and `last_event_id` but change nothing else: [`Change::Nothing`].
 /// A finished run's state is final.
 ///
+/// The fields are yours to edit; calls are found through an index that is
+/// built again when a list grows or shrinks under it, but not when an id or
+/// a result is changed in place: fold into a fresh state after such an edit.
+///
 /// # Example
 /// ```
 /// use serde_json::json;
