@@ -30,11 +30,11 @@
 //!   [`CancelHandle`] for one call.
 //! - [`Error`]: one enum of kinds to match on.
 //! - [`testing::MockTransport`] for your tests, and with the `testing` feature
-//!   [`testing::FakeRuntime`], a whole runtime on loopback.
+//!   `testing::FakeRuntime`, a whole runtime on loopback.
 //!
 //! Cargo features: `testing` (the fake runtime), `log` (one `debug` line per
 //! request), `tracing` (one span per request and per stream),
-//! `platform-verifier` ([`TlsRoots::platform`]). None is on by default.
+//! `platform-verifier` (`TlsRoots::platform`). None is on by default.
 //!
 //! The [README](https://crates.io/crates/zaby) has the guide: configuration,
 //! streaming, resume, networks and proxies, porting from the Python and
