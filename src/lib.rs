@@ -63,6 +63,7 @@ mod feedback;
 mod headers;
 mod mask;
 mod minting;
+mod no_proxy;
 mod options;
 mod path;
 mod pipeline;
