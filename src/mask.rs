@@ -28,3 +28,14 @@ pub(crate) fn mask_value(v: &mut Value, secret: &str) {
         _ => {}
     }
 }
+
+/// A request body for `Debug`, with the token a rotation sends hidden.
+pub(crate) fn redacted_body(body: &Option<Value>) -> Option<Value> {
+    let mut body = body.clone();
+    if let Some(Value::Object(map)) = &mut body {
+        if let Some(token) = map.get_mut("previousToken") {
+            *token = Value::String(MASK.to_owned());
+        }
+    }
+    body
+}

@@ -504,3 +504,31 @@ fn a_mint_refused_with_a_long_retry_after_is_not_hammered() {
     mint.assert();
     runs.assert();
 }
+
+#[test]
+fn a_recorded_rotation_does_not_show_the_previous_token() {
+    let mock = zaby::testing::MockTransport::new();
+    mock.push_json(
+        "POST",
+        "/api/v1/provisioning/managed-agents/runtime-tokens/rotate",
+        200,
+        json!({"token": "eyJnew-token-value"}),
+    );
+    let zaby = Zaby::builder()
+        .api_key(KEY)
+        .transport(mock.clone())
+        .build()
+        .unwrap();
+    zaby.runtime_tokens()
+        .rotate("eyJold-secret-token-123")
+        .unwrap();
+    let recorded = &mock.requests()[0];
+    assert_eq!(
+        recorded.body.as_ref().unwrap()["previousToken"],
+        "eyJold-secret-token-123",
+        "the record itself keeps what was sent"
+    );
+    let shown = format!("{recorded:?}");
+    assert!(!shown.contains("eyJold-secret-token-123"), "{shown}");
+    assert!(!shown.contains(KEY), "{shown}");
+}

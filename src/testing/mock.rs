@@ -85,7 +85,7 @@ impl std::fmt::Debug for RecordedRequest {
             .field("method", &self.method)
             .field("path", &self.path)
             .field("headers", &redacted(&self.headers))
-            .field("body", &self.body)
+            .field("body", &crate::mask::redacted_body(&self.body))
             .field("url", &self.url)
             .field("stream", &self.stream)
             .finish()

@@ -43,18 +43,11 @@ impl fmt::Debug for FakeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Secrets are masked: debug output ends up in logs. That is the
         // authorization and API key headers, and the token a rotation sends.
-        let headers = crate::headers::redacted(&self.headers);
-        let mut body = self.body.clone();
-        if let Some(Value::Object(map)) = &mut body {
-            if let Some(token) = map.get_mut("previousToken") {
-                *token = Value::String("[redacted]".to_owned());
-            }
-        }
         f.debug_struct("FakeRequest")
             .field("method", &self.method)
             .field("path", &self.path)
-            .field("headers", &headers)
-            .field("body", &body)
+            .field("headers", &crate::headers::redacted(&self.headers))
+            .field("body", &crate::mask::redacted_body(&self.body))
             .finish()
     }
 }
