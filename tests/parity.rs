@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use common::{Conn, LIMIT, TestServer};
+use common::{Conn, LIMIT, TestServer, bounded};
 use mockito::{Matcher, Server};
 use serde_json::{Value, json};
 use zaby::{
@@ -35,15 +35,6 @@ fn zaby(url: &str) -> Zaby {
         .tenant_id("tenant-7")
         .build()
         .unwrap()
-}
-
-/// Runs `f` on its own thread; the test fails if it has not finished in [`LIMIT`].
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(LIMIT).expect("did not finish in time")
 }
 
 const TOKEN_ANSWER: &str = r#"{"token":"eyJminted.token.value","tokenType":"Bearer"}"#;

@@ -7,11 +7,11 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::{SSE_CHUNKED_HEAD, SSE_HEAD, TestServer};
+use common::{SSE_CHUNKED_HEAD, SSE_HEAD, TestServer, bounded_for};
 use serde_json::Value;
 use zaby::sse::SseReader;
 use zaby::testing::{FakeRequest, FakeRuntime, MockTransport};
@@ -34,23 +34,6 @@ fn shared_gate() -> RwLockReadGuard<'static, ()> {
 
 fn exclusive_gate() -> RwLockWriteGuard<'static, ()> {
     GATE.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `f` on a thread and waits for it, failing instead of hanging;
-/// a panic inside `f` fails the test with its own message.
-fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(value) => value,
-        Err(RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sends before it ends"),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("did not finish within {limit:?}"),
-    }
 }
 
 fn fake_builder(fake: &FakeRuntime) -> zaby::ZabyRuntimeBuilder {
@@ -155,13 +138,13 @@ fn cut_at_every_index(close_delimited: bool) {
 #[test]
 fn a_cut_after_any_event_resumes_without_loss_or_repeat_chunked() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || cut_at_every_index(false));
+    bounded_for(WATCHDOG, || cut_at_every_index(false));
 }
 
 #[test]
 fn a_cut_after_any_event_resumes_without_loss_or_repeat_close_delimited() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || cut_at_every_index(true));
+    bounded_for(WATCHDOG, || cut_at_every_index(true));
 }
 
 // ---------- 429 and 503 storms ----------
@@ -198,19 +181,19 @@ fn storm_on_events(status: u16) {
 #[test]
 fn a_429_storm_on_a_get_call_is_ridden_out_with_retries() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || storm_on_events(429));
+    bounded_for(WATCHDOG, || storm_on_events(429));
 }
 
 #[test]
 fn a_503_storm_on_a_get_call_is_ridden_out_with_retries() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || storm_on_events(503));
+    bounded_for(WATCHDOG, || storm_on_events(503));
 }
 
 #[test]
 fn a_storm_on_opening_the_stream_is_ridden_out_with_retries() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         let fake = FakeRuntime::start();
         let (run_id, uncut) = reference_run(&fake, &fake_client(&fake));
         fake.fail_next(4, 503, None);
@@ -255,19 +238,19 @@ fn retry_after_is_honoured(status: u16) {
 #[test]
 fn retry_after_on_a_429_is_waited_for() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || retry_after_is_honoured(429));
+    bounded_for(WATCHDOG, || retry_after_is_honoured(429));
 }
 
 #[test]
 fn retry_after_on_a_503_is_waited_for() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || retry_after_is_honoured(503));
+    bounded_for(WATCHDOG, || retry_after_is_honoured(503));
 }
 
 #[test]
 fn without_retries_a_storm_gives_the_typed_error_with_retry_after() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         let fake = FakeRuntime::start();
         let client = fake_client(&fake);
         let (run_id, _) = reference_run(&fake, &client);
@@ -325,7 +308,7 @@ fn events_error(server: &TestServer) -> Error {
 #[test]
 fn an_html_error_page_is_an_api_error_keeping_the_page_as_a_string() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         let html = "<html><head><title>502 Bad Gateway</title></head>\
                     <body><h1>Bad Gateway</h1><p>nginx</p></body></html>";
         let server = raw_server(json_head("502 Bad Gateway", "text/html", html.len()) + html);
@@ -343,7 +326,7 @@ fn an_html_error_page_is_an_api_error_keeping_the_page_as_a_string() {
 #[test]
 fn truncated_json_on_a_2xx_is_a_decode_error_keeping_the_raw_body() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         let body = r#"{"events": [{"seq": 1, "event": "text", "data": {"content": "hel"#;
         let server = raw_server(json_head("200 OK", "application/json", body.len()) + body);
         let err = events_error(&server);
@@ -369,7 +352,7 @@ fn truncated_json_on_a_2xx_is_a_decode_error_keeping_the_raw_body() {
 #[test]
 fn a_stream_answer_of_the_wrong_content_type_is_a_stream_error() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         for kind in ["application/json", "text/html; charset=utf-8", "text/plain"] {
             let body = "data: {\"looks\": \"like sse\"}\n\n";
             let server = raw_server(json_head("200 OK", kind, body.len()) + body);
@@ -385,7 +368,7 @@ fn a_stream_answer_of_the_wrong_content_type_is_a_stream_error() {
 #[test]
 fn a_header_only_answer_to_a_json_call_is_a_typed_error() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         // The body is delimited by the close, and empty.
         let server = raw_server(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
@@ -411,7 +394,7 @@ fn a_header_only_answer_to_a_json_call_is_a_typed_error() {
 #[test]
 fn a_header_only_answer_to_the_stream_is_a_stream_error() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         for head in [SSE_HEAD, SSE_CHUNKED_HEAD] {
             let server = raw_server(head);
             let mut stream = server_client(&server).runs().stream("r1").unwrap();
@@ -458,7 +441,7 @@ fn drain(stream: zaby::EventStream) -> (usize, Option<Error>) {
 #[test]
 fn random_bytes_on_the_stream_end_it_without_a_panic() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         for seed in 1..=4u64 {
             let mut body = vec![0u8; 256 * 1024];
             Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).fill(&mut body);
@@ -501,7 +484,7 @@ fn random_bytes_on_the_stream_end_it_without_a_panic() {
 #[test]
 fn random_bytes_through_the_parser_never_panic() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         let mut buf = vec![0u8; 16 * 1024];
         for seed in 1..=64u64 {
             let mut noise = Noise(seed.wrapping_mul(0xD6E8_FEB8_6659_FD93));
@@ -548,7 +531,7 @@ fn write_generated(socket: &mut std::net::TcpStream, prefix: &[u8], fill: u8, to
 #[test]
 fn a_line_beyond_the_default_cap_on_the_stream_is_a_stream_error() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         // 64 MiB: far more than the cap plus what socket buffers can take,
         // so the server can only finish if the client reads it all.
         const LINE: u64 = 64 << 20;
@@ -606,7 +589,7 @@ impl Read for LongLine {
 #[test]
 fn a_100_mb_line_through_the_parser_stops_at_the_lowered_cap() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         const CAP: usize = 1 << 20;
         const BUFFER: usize = 64 * 1024;
         let produced = Arc::new(AtomicU64::new(0));
@@ -632,7 +615,7 @@ fn a_100_mb_line_through_the_parser_stops_at_the_lowered_cap() {
 #[test]
 fn a_json_answer_beyond_the_cap_is_refused_unread() {
     let _gate = shared_gate();
-    bounded(WATCHDOG, || {
+    bounded_for(WATCHDOG, || {
         const BODY: u64 = 64 << 20;
         const { assert!(BODY > 2 * zaby::MAX_JSON_BODY) };
         let (tx, done) = mpsc::channel();
@@ -678,7 +661,7 @@ fn sixteen_threads_share_one_client_without_errors_or_leaks() {
     const THREADS: usize = 16;
     const RUNS: usize = 100;
     let _gate = exclusive_gate();
-    bounded(Duration::from_secs(120), || {
+    bounded_for(Duration::from_secs(120), || {
         let before = open_fds();
         let fake = FakeRuntime::start();
         let client = fake_client(&fake);

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
-use common::{SSE_HEAD, TestServer};
+use common::{SSE_HEAD, TestServer, bounded_for};
 use serde_json::json;
 use zaby::testing::{FakeRuntime, MockTransport};
 use zaby::{
@@ -19,23 +18,6 @@ use zaby::{
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.security-token-0123456789.sig";
 const WATCHDOG: Duration = Duration::from_secs(30);
 const PREFIX: &str = "/api/v1/agent-runtime";
-
-/// Runs `f` on a thread and waits for it, failing instead of hanging;
-/// a panic inside `f` fails the test with its own message.
-fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(value) => value,
-        Err(RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => unreachable!("the thread sends before it ends"),
-        },
-        Err(RecvTimeoutError::Timeout) => panic!("did not finish within {WATCHDOG:?}"),
-    }
-}
 
 fn client_for(origin: &str) -> ZabyRuntime {
     ZabyRuntime::builder()
@@ -137,7 +119,7 @@ fn echo_server(status: &'static str) -> TestServer {
 
 #[test]
 fn an_error_echoing_the_token_is_masked() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         for status in [
             "401 Unauthorized",
             "403 Forbidden",
@@ -187,7 +169,7 @@ fn a_decode_error_echoing_the_token_is_masked() {
 
 #[test]
 fn the_fake_runtime_its_requests_and_a_live_stream_never_show_the_token() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         let fake = FakeRuntime::start();
         let token = fake.token();
         let client = ZabyRuntime::builder()
@@ -273,7 +255,7 @@ fn plain_server() -> TestServer {
 
 #[test]
 fn no_authorization_reaches_another_origin_after_a_redirect() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         let other = plain_server();
         let elsewhere = format!("{}/elsewhere/aiui", other.url);
         let origin = TestServer::start(move |mut conn| {
@@ -305,7 +287,7 @@ fn no_authorization_reaches_another_origin_after_a_redirect() {
 
 #[test]
 fn the_same_host_by_another_name_is_another_origin() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         // 127.0.0.1:P and localhost:P are the same socket but not the same origin.
         let server = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
         let url = server.clone();
@@ -333,7 +315,7 @@ fn the_same_host_by_another_name_is_another_origin() {
 
 #[test]
 fn authorization_is_kept_on_the_same_origin() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         let own = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
         let url = own.clone();
         let relative = redirecting(|| "/moved/list".to_owned());
@@ -360,7 +342,7 @@ fn authorization_is_kept_on_the_same_origin() {
 
 #[test]
 fn authorization_does_not_come_back_after_leaving_the_origin() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         // origin -> other -> origin: the other origin chose the last hop.
         let origin_url = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
         let back = origin_url.clone();
@@ -550,7 +532,7 @@ fn calls_with(client: &ZabyRuntime, id: &str) -> Vec<(String, zaby::Result<()>)>
 
 #[test]
 fn ids_cannot_change_the_request_path() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         // A real server, to see the request target exactly as it was sent.
         let fake = FakeRuntime::start();
         let client = ZabyRuntime::builder()
@@ -590,7 +572,7 @@ fn ids_cannot_change_the_request_path() {
 
 #[test]
 fn empty_and_dot_ids_are_refused_and_nothing_is_sent() {
-    bounded(|| {
+    bounded_for(WATCHDOG, || {
         let fake = FakeRuntime::start();
         let client = ZabyRuntime::builder()
             .token(fake.token())

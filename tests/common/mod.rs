@@ -18,6 +18,31 @@ use std::thread::JoinHandle;
 /// Bounds every test: no call may wait longer than this.
 pub const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
+/// Runs `f` on a thread and waits for it at most `limit`, failing instead
+/// of hanging; a panic inside `f` fails the test with its own message.
+pub fn bounded_for<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the thread sends before it ends"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within {limit:?}"),
+    }
+}
+
+/// [`bounded_for`] with [`LIMIT`].
+pub fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    bounded_for(LIMIT, f)
+}
+
 /// A raw ureq agent for talking HTTP without the client: every status is an
 /// answer, and no call waits longer than [`LIMIT`].
 pub fn raw_agent() -> ureq::Agent {
