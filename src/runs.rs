@@ -161,9 +161,8 @@ impl Runs<'_> {
     /// ```
     pub fn events(&self, run_id: &str, query: EventsQuery) -> Result<Vec<SseEvent>> {
         let mut path = run_path(run_id, "/events")?;
-        if let Some(limit) = query.limit {
-            path.push_str(&format!("?limit={limit}"));
-        }
+        let limit = query.limit.map(|n| ("limit".to_owned(), n.to_string()));
+        crate::path::push_query(&mut path, limit.as_slice());
         let call = Call::get(path).with_options(&self.options)?;
         self.client
             .core
