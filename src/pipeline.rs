@@ -289,6 +289,9 @@ impl Core {
         match message {
             Some(message) => {
                 e.message = message;
+                for secret in &secrets {
+                    e.mask(secret);
+                }
                 Error::Api(Box::new(e))
             }
             None => Error::from_api(e),

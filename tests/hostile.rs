@@ -260,3 +260,13 @@ fn a_panic_in_the_channel_thread_is_an_error_item_not_a_quiet_end() {
         "the resume asked for a token"
     );
 }
+
+#[test]
+fn a_refused_redirect_does_not_quote_a_location_echoing_the_token() {
+    // The token as a host name: lower-cased by URL parsing, so a mask alone would miss it.
+    let api = redirecting(307, format!("http://{TOKEN}.example/steal"));
+    let err = runtime(&api.url).runs().start("hi").unwrap_err();
+    assert_eq!(err.status(), Some(307));
+    let shown = format!("{err} {err:?}").to_lowercase();
+    assert!(!shown.contains(&TOKEN.to_lowercase()), "{shown}");
+}
