@@ -1,10 +1,10 @@
 //! Complete lines to events: the fields of one block (`data`, `event`, `id`,
 //! `retry`) and the event its blank line dispatches.
 //!
-//! Lines come in whole and without their line end from `lines.rs`, which
-//! also keeps the size cap; nothing here reads bytes or looks for line ends.
+//! Lines come in whole, as text and without their line end, from `lines.rs`,
+//! which also keeps the size cap; nothing here reads bytes or looks for line
+//! ends.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,8 +14,7 @@ use crate::SseEvent;
 /// The block being read, and what outlives it: the last event id and the
 /// retry delay.
 ///
-/// Name, id and data are kept as raw bytes and decoded once at dispatch, so
-/// the cap counts input bytes. A value that lies in the chunk being fed stays
+/// A value that lies in the chunk being fed stays
 /// there until the chunk is done with ([`keep`](Block::keep)): a block read
 /// from one chunk, the usual case, is decoded without a copy.
 #[derive(Debug, Default)]
@@ -61,7 +60,7 @@ impl Block {
     }
 
     /// Copies out what still lies in `chunk`, which is about to go.
-    pub(super) fn keep(&mut self, chunk: &[u8]) {
+    pub(super) fn keep(&mut self, chunk: &str) {
         self.data.keep(chunk);
         self.name.keep(chunk);
         self.id.keep(chunk);
@@ -73,17 +72,19 @@ impl Block {
     /// bytes plus `line` fit the cap; a value is shorter than its line, so
     /// what is held stays within it.
     #[inline(always)] // one caller, on the per-line path
-    pub(super) fn field(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) {
+    pub(super) fn field(&mut self, chunk: &str, line: &str, at: Option<usize>) {
         // Field names are short: a plain loop finds the colon sooner than memchr.
-        let (field, start) = match line.iter().position(|&b| b == b':') {
-            Some(colon) if line.get(colon + 1) == Some(&b' ') => (&line[..colon], colon + 2),
+        let (field, start) = match line.bytes().position(|b| b == b':') {
+            Some(colon) if line.as_bytes().get(colon + 1) == Some(&b' ') => {
+                (&line[..colon], colon + 2)
+            }
             Some(colon) => (&line[..colon], colon + 1),
             None => (line, line.len()),
         };
         let value = &line[start..];
         let at = at.map(|at| at + start);
         match field {
-            b"data" => {
+            "data" => {
                 if self.has_data {
                     self.data.push(chunk, value);
                 } else {
@@ -91,16 +92,17 @@ impl Block {
                 }
                 self.has_data = true;
             }
-            b"event" => {
+            "event" => {
                 self.name.set(value, at);
                 self.has_name = true;
             }
             // An id containing NUL is ignored, as the standard says.
-            b"id" if !value.contains(&0) => {
+            // A short loop: ids are short, and memchr's setup costs more.
+            "id" if !value.bytes().any(|b| b == 0) => {
                 self.id.set(value, at);
                 self.has_id = true;
             }
-            b"retry" => {
+            "retry" => {
                 if let Some(ms) = parse_retry(value) {
                     self.retry = Some(Duration::from_millis(ms));
                 }
@@ -112,24 +114,21 @@ impl Block {
     /// The blank line: the block's id becomes the last event id, and a block
     /// with data or a name becomes an event. `chunk` is the one being fed.
     #[inline(always)] // one caller, on the per-line path
-    pub(super) fn dispatch(&mut self, chunk: &[u8]) -> Option<SseEvent> {
+    pub(super) fn dispatch(&mut self, chunk: &str) -> Option<SseEvent> {
         let mut id = None;
         if self.has_id {
-            let bytes = self.id.get(chunk);
-            if bytes.is_empty() {
+            let text = self.id.get(chunk);
+            if text.is_empty() {
                 self.last_id = None;
             } else {
-                let text = text(bytes);
                 let last = self.last_id.get_or_insert_with(String::new);
                 last.clear();
-                last.push_str(&text);
-                id = Some(text.into_owned());
+                last.push_str(text);
+                id = Some(text.to_owned());
             }
         }
         let event = (self.has_data || self.has_name).then(|| SseEvent {
-            event: self
-                .has_name
-                .then(|| text(self.name.get(chunk)).into_owned()),
+            event: self.has_name.then(|| self.name.get(chunk).to_owned()),
             data: decode_data(self.data.get(chunk)),
             id,
         });
@@ -138,12 +137,12 @@ impl Block {
     }
 }
 
-/// A field's bytes: a range of the chunk being fed, or copied out of it.
+/// A field's text: a range of the chunk being fed, or copied out of it.
 #[derive(Debug, Default)]
 struct Held {
-    /// The bytes, when they are not in the chunk.
-    copied: Vec<u8>,
-    /// Where the bytes lie in the chunk; `copied` is empty then.
+    /// The text, when it is not in the chunk.
+    copied: String,
+    /// Where the text lies in the chunk; `copied` is empty then.
     in_chunk: Option<(usize, usize)>,
 }
 
@@ -161,29 +160,29 @@ impl Held {
     }
 
     /// Becomes `value`, which begins at `at` in the chunk when `at` is given.
-    fn set(&mut self, value: &[u8], at: Option<usize>) {
+    fn set(&mut self, value: &str, at: Option<usize>) {
         self.copied.clear();
         self.in_chunk = at.map(|start| (start, start + value.len()));
         if at.is_none() {
-            self.copied.extend_from_slice(value);
+            self.copied.push_str(value);
         }
     }
 
     /// Appends a newline and `value`: a data line after the first.
-    fn push(&mut self, chunk: &[u8], value: &[u8]) {
+    fn push(&mut self, chunk: &str, value: &str) {
         self.keep(chunk);
-        self.copied.push(b'\n');
-        self.copied.extend_from_slice(value);
+        self.copied.push('\n');
+        self.copied.push_str(value);
     }
 
     /// Copies the bytes out of `chunk` if they are still there.
-    fn keep(&mut self, chunk: &[u8]) {
+    fn keep(&mut self, chunk: &str) {
         if let Some((start, end)) = self.in_chunk.take() {
-            self.copied.extend_from_slice(&chunk[start..end]);
+            self.copied.push_str(&chunk[start..end]);
         }
     }
 
-    fn get<'a>(&'a self, chunk: &'a [u8]) -> &'a [u8] {
+    fn get<'a>(&'a self, chunk: &'a str) -> &'a str {
         match self.in_chunk {
             Some((start, end)) => &chunk[start..end],
             None => &self.copied,
@@ -192,11 +191,11 @@ impl Held {
 }
 
 /// `retry:` milliseconds: ASCII digits only; too large a number is ignored.
-fn parse_retry(value: &[u8]) -> Option<u64> {
+fn parse_retry(value: &str) -> Option<u64> {
     if value.is_empty() {
         return None;
     }
-    value.iter().try_fold(0u64, |ms, &b| {
+    value.bytes().try_fold(0u64, |ms, b| {
         if !b.is_ascii_digit() {
             return None;
         }
@@ -204,23 +203,11 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// The bytes as text, invalid UTF-8 replaced.
-fn text(bytes: &[u8]) -> Cow<'_, str> {
-    // `from_utf8` checks valid text faster than `from_utf8_lossy` does.
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
-    }
-}
-
-/// The data as JSON when it is JSON, else as a string (invalid UTF-8 replaced).
-fn decode_data(bytes: &[u8]) -> Value {
-    // One UTF-8 check of the whole text, then `from_str`: faster on small
-    // events than `from_slice`, which checks each JSON string on its own.
-    let text = text(bytes);
-    match serde_json::from_str(&text) {
+/// The data as JSON when it is JSON, else as a string.
+fn decode_data(text: &str) -> Value {
+    match serde_json::from_str(text) {
         Ok(value) => value,
-        Err(_) => Value::String(text.into_owned()),
+        Err(_) => Value::String(text.to_owned()),
     }
 }
 
@@ -231,23 +218,21 @@ mod tests {
 
     #[test]
     fn retry_needs_digits_only_and_ignores_overflow() {
-        assert_eq!(parse_retry(b"1500"), Some(1500));
-        assert_eq!(parse_retry(b"0"), Some(0));
-        assert_eq!(parse_retry(b""), None);
-        assert_eq!(parse_retry(b"15 "), None);
-        assert_eq!(parse_retry(b"-1"), None);
-        assert_eq!(parse_retry(b"+1"), None);
-        assert_eq!(parse_retry(b"99999999999999999999"), None);
+        assert_eq!(parse_retry("1500"), Some(1500));
+        assert_eq!(parse_retry("0"), Some(0));
+        assert_eq!(parse_retry(""), None);
+        assert_eq!(parse_retry("15 "), None);
+        assert_eq!(parse_retry("-1"), None);
+        assert_eq!(parse_retry("+1"), None);
+        assert_eq!(parse_retry("99999999999999999999"), None);
     }
 
     #[test]
     fn data_is_json_else_text() {
-        assert_eq!(decode_data(br#"{"a":1}"#), json!({"a": 1}));
-        assert_eq!(decode_data(b" 42 "), json!(42));
-        assert_eq!(decode_data(b"hello"), json!("hello"));
-        assert_eq!(decode_data(b""), json!(""));
-        assert_eq!(decode_data(b"{\"a\":1} x"), json!("{\"a\":1} x"));
-        assert_eq!(decode_data(b"\"\xFF\""), json!("\u{FFFD}"));
-        assert_eq!(decode_data(b"a\xFFb"), json!("a\u{FFFD}b"));
+        assert_eq!(decode_data(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(decode_data(" 42 "), json!(42));
+        assert_eq!(decode_data("hello"), json!("hello"));
+        assert_eq!(decode_data(""), json!(""));
+        assert_eq!(decode_data("{\"a\":1} x"), json!("{\"a\":1} x"));
     }
 }

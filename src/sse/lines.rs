@@ -1,11 +1,12 @@
-//! Bytes to complete lines: line ends (CRLF, LF, lone CR) wherever reads
+//! Text to complete lines: line ends (CRLF, LF, lone CR) wherever reads
 //! split them, the byte order mark, lines that span reads, and the size cap.
 //! The lines go to [`Block`], which makes events of them.
 
 use super::fields::Block;
 use crate::SseEvent;
 
-const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+/// The byte order mark, as `text.rs` decodes it.
+const BOM: char = '\u{FEFF}';
 
 /// Whether the parser takes more input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,10 +32,10 @@ pub(super) enum Step {
 pub(super) struct Parser {
     pub(super) max: usize,
     pub(super) state: State,
-    /// How many bytes of a byte order mark matched so far; `None` once decided.
-    bom: Option<usize>,
+    /// At the start of a body, where a byte order mark may stand.
+    at_start: bool,
     /// The current line when it spans chunks.
-    line: Vec<u8>,
+    line: String,
     /// Inside a comment line that spans chunks: its bytes are dropped.
     skip_line: bool,
     /// The last chunk ended in CR: an LF starting the next one belongs to it.
@@ -48,8 +49,8 @@ impl Parser {
         Parser {
             max,
             state: State::Reading,
-            bom: Some(0),
-            line: Vec::new(),
+            at_start: true,
+            line: String::new(),
             skip_line: false,
             after_cr: false,
             block: Block::default(),
@@ -59,7 +60,7 @@ impl Parser {
     /// Back to the start of a body, keeping last id, retry and cap.
     pub(super) fn restart(&mut self) {
         self.state = State::Reading;
-        self.bom = Some(0);
+        self.at_start = true;
         self.line.clear();
         self.skip_line = false;
         self.after_cr = false;
@@ -75,7 +76,7 @@ impl Parser {
     fn too_large(&mut self) -> Step {
         self.state = State::TooLarge;
         // The stream is over: give the memory back.
-        self.line = Vec::new();
+        self.line = String::new();
         self.block.release();
         Step::TooLarge
     }
@@ -83,7 +84,7 @@ impl Parser {
     /// Parses as much of `buf` as it takes to complete one event. Returns how
     /// many bytes were used, which is all of them unless an event or an error
     /// came first.
-    pub(super) fn feed(&mut self, buf: &[u8]) -> (usize, Step) {
+    pub(super) fn feed(&mut self, buf: &str) -> (usize, Step) {
         let fed = self.feed_lines(buf);
         if matches!(fed.1, Step::More) {
             // The block may point into `buf`, which the reader is about to reuse.
@@ -95,46 +96,29 @@ impl Parser {
     // This and the per-line functions it calls have one caller each; one
     // function for the whole per-line path keeps each event's work small.
     #[inline(always)]
-    fn feed_lines(&mut self, buf: &[u8]) -> (usize, Step) {
+    fn feed_lines(&mut self, buf: &str) -> (usize, Step) {
         let mut pos = 0;
-        if self.after_cr {
-            self.after_cr = false;
-            if buf.first() == Some(&b'\n') {
-                pos = 1;
+        if self.at_start {
+            // A chunk never ends inside a character, so the mark comes whole.
+            self.at_start = false;
+            if buf.starts_with(BOM) {
+                pos = BOM.len_utf8();
             }
         }
-        if let Some(mut matched) = self.bom {
-            // Byte by byte, so a mark split across reads is still seen.
-            while pos < buf.len() {
-                if buf[pos] != BOM[matched] {
-                    self.bom = None;
-                    // Not a mark after all: those bytes begin the first line.
-                    if !self.fits(matched) {
-                        return (pos, self.too_large());
-                    }
-                    self.line.extend_from_slice(&BOM[..matched]);
-                    break;
-                }
-                matched += 1;
+        if self.after_cr {
+            self.after_cr = false;
+            if buf.as_bytes().get(pos) == Some(&b'\n') {
                 pos += 1;
-                if matched == BOM.len() {
-                    self.bom = None;
-                    break;
-                }
-                self.bom = Some(matched);
-            }
-            if self.bom.is_some() {
-                return (pos, Step::More);
             }
         }
         while pos < buf.len() {
             let rest = &buf[pos..];
-            let Some(end) = find_line_end(rest) else {
+            let Some(end) = find_line_end(rest.as_bytes()) else {
                 if !self.skip_line {
-                    if self.line.is_empty() && rest[0] == b':' {
+                    if self.line.is_empty() && rest.starts_with(':') {
                         self.skip_line = true;
                     } else if self.fits(rest.len()) {
-                        self.line.extend_from_slice(rest);
+                        self.line.push_str(rest);
                     } else {
                         return (buf.len(), self.too_large());
                     }
@@ -142,8 +126,8 @@ impl Parser {
                 return (buf.len(), Step::More);
             };
             let mut next = pos + end + 1;
-            if rest[end] == b'\r' {
-                match buf.get(next) {
+            if rest.as_bytes()[end] == b'\r' {
+                match buf.as_bytes().get(next) {
                     Some(b'\n') => next += 1,
                     Some(_) => {}
                     None => self.after_cr = true,
@@ -155,7 +139,7 @@ impl Parser {
             } else if self.line.is_empty() {
                 self.line_done(buf, &rest[..end], Some(pos))
             } else if self.fits(end) {
-                self.line.extend_from_slice(&rest[..end]);
+                self.line.push_str(&rest[..end]);
                 let line = std::mem::take(&mut self.line);
                 let step = self.line_done(buf, &line, None);
                 self.line = line;
@@ -184,14 +168,14 @@ impl Parser {
     /// Interprets one complete line (without its line end) of `chunk`: it
     /// begins at `at` there, or was copied together from several chunks.
     #[inline(always)]
-    fn line_done(&mut self, chunk: &[u8], line: &[u8], at: Option<usize>) -> Step {
+    fn line_done(&mut self, chunk: &str, line: &str, at: Option<usize>) -> Step {
         if line.is_empty() {
             return match self.block.dispatch(chunk) {
                 Some(event) => Step::Event(event),
                 None => Step::More,
             };
         }
-        if line[0] == b':' {
+        if line.starts_with(':') {
             return Step::More;
         }
         // The same check as while the line was buffered, so the outcome does
@@ -220,7 +204,7 @@ mod tests {
     use std::time::Duration;
 
     /// Feeds `chunks` one after the other, as a reader would hand them out.
-    fn run(parser: &mut Parser, chunks: &[&[u8]]) -> Vec<Step> {
+    fn run(parser: &mut Parser, chunks: &[&str]) -> Vec<Step> {
         let mut steps = Vec::new();
         for chunk in chunks {
             let mut rest = *chunk;
@@ -248,10 +232,14 @@ mod tests {
         let mut p = Parser::new(4 << 20);
         let big = format!("data: \"{}\"\n\n", "x".repeat(1 << 20));
         // Split in reads, so that the line and the value are copied out.
-        let chunks: Vec<&[u8]> = big.as_bytes().chunks(1000).collect();
+        let chunks: Vec<&str> = big
+            .as_bytes()
+            .chunks(1000)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
         let steps = run(&mut p, &chunks);
         assert_eq!(steps.len(), 1);
-        assert!(run(&mut p, &[b"data: 1\n\n"]).len() == 1);
+        assert!(run(&mut p, &["data: 1\n\n"]).len() == 1);
         assert!(
             p.line.capacity() <= crate::sse::KEPT_CAPACITY,
             "{}",
@@ -267,31 +255,20 @@ mod tests {
     #[test]
     fn cr_at_the_end_of_a_chunk_joins_the_lf_of_the_next() {
         let mut p = Parser::new(1024);
-        let steps = run(&mut p, &[b"data: a\r", b"\n\r", b"\n"]);
+        let steps = run(&mut p, &["data: a\r", "\n\r", "\n"]);
         assert_eq!(steps, vec![event(None, json!("a"), None)]);
         assert!(!p.after_cr);
         // An LF after a CR that ended a chunk is not another blank line.
         let mut p = Parser::new(1024);
-        let steps = run(&mut p, &[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]);
+        let steps = run(&mut p, &["data: a\r", "\ndata: b\r", "\n\r", "\n"]);
         assert_eq!(steps, vec![event(None, json!("a\nb"), None)]);
-    }
-
-    #[test]
-    fn a_split_byte_order_mark_is_still_dropped() {
-        let mut p = Parser::new(1024);
-        let steps = run(&mut p, &[b"\xEF", b"\xBB", b"\xBFdata: 1\n\n"]);
-        assert_eq!(steps, vec![event(None, json!(1), None)]);
-        // Half a mark is kept as the start of the first line.
-        let mut p = Parser::new(1024);
-        run(&mut p, &[b"\xEF", b"\xBBdata"]);
-        assert_eq!(p.line, b"\xEF\xBBdata");
     }
 
     #[test]
     fn comment_lines_across_chunks_are_not_buffered() {
         let mut p = Parser::new(8);
-        let long = vec![b'x'; 100];
-        let steps = run(&mut p, &[b":", &long, &long, b"\ndata: 1\n\n"]);
+        let long = "x".repeat(100);
+        let steps = run(&mut p, &[":", &long, &long, "\ndata: 1\n\n"]);
         assert_eq!(steps, vec![event(None, json!(1), None)]);
         assert!(p.line.capacity() <= 8);
     }
@@ -299,10 +276,10 @@ mod tests {
     #[test]
     fn the_cap_holds_while_a_line_grows() {
         let mut p = Parser::new(10);
-        assert!(run(&mut p, &[b"data: 123", b"4"]).is_empty());
-        assert_eq!(p.line, b"data: 1234");
+        assert!(run(&mut p, &["data: 123", "4"]).is_empty());
+        assert_eq!(p.line, "data: 1234");
         // One more byte would pass the cap: it is refused, not buffered.
-        assert_eq!(run(&mut p, &[b"5"]), vec![Step::TooLarge]);
+        assert_eq!(run(&mut p, &["5"]), vec![Step::TooLarge]);
         assert_eq!(p.state, State::TooLarge);
         assert!(p.line.is_empty());
     }
@@ -311,38 +288,38 @@ mod tests {
     fn the_cap_counts_data_name_and_id_held() {
         // Each line fits alone; together they pass 20 bytes.
         let mut p = Parser::new(20);
-        let steps = run(&mut p, &[b"data: 12345\nevent: 12345\nid: 1234567\n\n"]);
+        let steps = run(&mut p, &["data: 12345\nevent: 12345\nid: 1234567\n\n"]);
         assert_eq!(steps, vec![Step::TooLarge]);
         let mut p = Parser::new(20);
-        let steps = run(&mut p, &[b"data: 12345\nevent: 12345\nid: 12\n\n"]);
+        let steps = run(&mut p, &["data: 12345\nevent: 12345\nid: 12\n\n"]);
         assert_eq!(steps, vec![event(Some("12345"), json!(12345), Some("12"))]);
     }
 
     #[test]
     fn what_a_block_holds_of_a_chunk_is_copied_before_the_chunk_goes() {
         let mut p = Parser::new(1024);
-        let mut chunk = b"event: e\nid: 7\ndata: abc".to_vec();
+        let chunk = String::from("event: e\nid: 7\ndata: abc");
         assert!(run(&mut p, &[&chunk]).is_empty());
-        // The reader reuses its buffer for the next read.
-        chunk.fill(b'x');
-        let steps = run(&mut p, &[b"\ndata: d\n\n"]);
+        // The reader replaces its text with the next read.
+        drop(chunk);
+        let steps = run(&mut p, &["\ndata: d\n\n"]);
         assert_eq!(steps, vec![event(Some("e"), json!("abc\nd"), Some("7"))]);
-        let mut chunk = b"data: 1\n".to_vec();
+        let chunk = String::from("data: 1\n");
         run(&mut p, &[&chunk]);
-        chunk.fill(b'x');
-        assert_eq!(run(&mut p, &[b"\n"]), vec![event(None, json!(1), None)]);
+        drop(chunk);
+        assert_eq!(run(&mut p, &["\n"]), vec![event(None, json!(1), None)]);
     }
 
     #[test]
     fn restart_keeps_last_id_and_retry_only() {
         let mut p = Parser::new(1024);
-        run(&mut p, &[b"id: 5\nretry: 9\n\ndata: cut"]);
+        run(&mut p, &["id: 5\nretry: 9\n\ndata: cut"]);
         p.restart();
         assert!(p.line.is_empty() && p.block.held() == 0);
         assert_eq!(p.block.last_id.as_deref(), Some("5"));
         assert_eq!(p.block.retry, Some(Duration::from_millis(9)));
-        assert_eq!(p.bom, Some(0));
-        let steps = run(&mut p, &[b"\xEF\xBB\xBFdata: 2\n\n"]);
+        assert!(p.at_start);
+        let steps = run(&mut p, &["\u{FEFF}data: 2\n\n"]);
         assert_eq!(steps, vec![event(None, json!(2), None)]);
     }
 }

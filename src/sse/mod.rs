@@ -7,13 +7,15 @@
 //! when it is JSON, and an event's id is the id line of its own block. Memory
 //! stays bounded by a size cap per event.
 //!
-//! Three steps, one file each: this one reads from the reader and hands out
-//! events or errors; `lines.rs` cuts the bytes into complete lines within the
-//! size cap (line ends split across reads, a byte order mark, lines that span
-//! reads); `fields.rs` interprets the lines: fields, blocks, events.
+//! Four steps, one file each: this one reads from the reader and hands out
+//! events or errors; `text.rs` turns each read into text, checking its UTF-8
+//! once; `lines.rs` cuts the text into complete lines within the size cap
+//! (line ends split across reads, a byte order mark, lines that span reads);
+//! `fields.rs` interprets the lines: fields, blocks, events.
 
 mod fields;
 mod lines;
+mod text;
 
 use std::io::{self, BufRead};
 use std::iter::FusedIterator;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use crate::error::is_timeout;
 use crate::{Error, SseEvent};
 use lines::{Parser, State, Step};
+use text::Decoder;
 
 /// The default cap on the bytes one event may buffer: 16 MiB.
 ///
@@ -59,6 +62,10 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
 #[derive(Debug)]
 pub struct SseReader<R: BufRead> {
     reader: R,
+    decoder: Decoder,
+    /// The last read as text, and how much of it the parser has taken.
+    text: String,
+    taken: usize,
     parser: Parser,
     /// Set once the iterator has returned its last item.
     done: bool,
@@ -93,8 +100,12 @@ impl ReadError {
 /// that one large event does not keep its memory for the rest of the stream.
 const KEPT_CAPACITY: usize = 64 * 1024;
 
+/// At most this much of a read is decoded at a time, so that the text of
+/// one read stays small however much the reader hands out.
+const READ_PIECE: usize = 16 * 1024;
+
 /// Empties `buf` for the next line or value, giving back what a large one took.
-fn reuse(buf: &mut Vec<u8>) {
+fn reuse(buf: &mut String) {
     buf.clear();
     if buf.capacity() > KEPT_CAPACITY {
         buf.shrink_to(KEPT_CAPACITY);
@@ -117,15 +128,19 @@ impl<R: BufRead> SseReader<R> {
     pub fn new(reader: R) -> Self {
         SseReader {
             reader,
+            decoder: Decoder::default(),
+            text: String::new(),
+            taken: 0,
             parser: Parser::new(DEFAULT_MAX_EVENT_SIZE),
             done: false,
         }
     }
 
     /// Caps the bytes one event may buffer: its pending line plus its data,
-    /// name and id so far. Comment lines do not count. An event past the cap
-    /// ends the stream with an error, having buffered no more than the cap.
-    /// Defaults to [`DEFAULT_MAX_EVENT_SIZE`] (16 MiB).
+    /// name and id so far, counted as text (an invalid byte, decoded as a
+    /// replacement character, counts three). Comment lines do not count. An
+    /// event past the cap ends the stream with an error, having buffered no
+    /// more than the cap. Defaults to [`DEFAULT_MAX_EVENT_SIZE`] (16 MiB).
     ///
     /// # Example
     /// ```
@@ -189,17 +204,15 @@ impl<R: BufRead> SseReader<R> {
                     });
                 }
             }
-            let buf = match self.reader.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ReadError::Io(e)),
-            };
-            if buf.is_empty() {
+            if self.taken == self.text.len() && !self.read()? {
                 self.parser.end();
                 return Ok(None);
             }
-            let (used, step) = self.parser.feed(buf);
-            self.reader.consume(used);
+            if self.taken == self.text.len() {
+                continue; // the read was the start of a character only
+            }
+            let (used, step) = self.parser.feed(&self.text[self.taken..]);
+            self.taken += used;
             match step {
                 Step::More => {}
                 Step::Event(event) => return Ok(Some(event)),
@@ -208,11 +221,35 @@ impl<R: BufRead> SseReader<R> {
         }
     }
 
+    /// Replaces the text, all taken, with the next read; `false` at the end
+    /// of input.
+    fn read(&mut self) -> Result<bool, ReadError> {
+        let buf = loop {
+            match self.reader.fill_buf() {
+                Ok(buf) => break buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        };
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let piece = buf.len().min(READ_PIECE);
+        reuse(&mut self.text);
+        self.taken = 0;
+        self.decoder.decode(&buf[..piece], &mut self.text);
+        self.reader.consume(piece);
+        Ok(true)
+    }
+
     /// Starts parsing a new connection's body: the line and block state start
     /// afresh (a byte order mark may begin the body again); the last event id,
     /// the retry delay and the size cap are kept.
     pub(crate) fn replace_reader(&mut self, reader: R) {
         self.reader = reader;
+        self.decoder.reset();
+        reuse(&mut self.text);
+        self.taken = 0;
         self.parser.restart();
         self.done = false;
     }
