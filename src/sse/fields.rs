@@ -25,6 +25,8 @@ pub(super) struct Block {
     has_name: bool,
     id: Held,
     has_id: bool,
+    /// The bytes of data, name and id together.
+    held: usize,
     pub(super) last_id: Option<String>,
     pub(super) retry: Option<Duration>,
 }
@@ -38,17 +40,25 @@ impl Block {
 
     /// Bytes held for the current event: its data, name and id so far.
     pub(super) fn held(&self) -> usize {
-        self.data.len() + self.name.len() + self.id.len()
+        self.held
     }
 
-    /// Forgets the block, keeping its buffers for the next one.
+    /// Forgets the block, keeping its buffers for the next one. A field
+    /// that was not set is clear already.
     pub(super) fn reset(&mut self) {
-        self.data.clear();
-        self.has_data = false;
-        self.name.clear();
-        self.has_name = false;
-        self.id.clear();
-        self.has_id = false;
+        if self.has_data {
+            self.data.clear();
+            self.has_data = false;
+        }
+        if self.has_name {
+            self.name.clear();
+            self.has_name = false;
+        }
+        if self.has_id {
+            self.id.clear();
+            self.has_id = false;
+        }
+        self.held = 0;
     }
 
     /// Forgets the block and gives its memory back.
@@ -87,18 +97,22 @@ impl Block {
             "data" => {
                 if self.has_data {
                     self.data.push(chunk, value);
+                    self.held += 1 + value.len();
                 } else {
                     self.data.set(value, at);
+                    self.held += value.len();
                 }
                 self.has_data = true;
             }
             "event" => {
+                self.held = self.held - self.name.len() + value.len();
                 self.name.set(value, at);
                 self.has_name = true;
             }
             // An id containing NUL is ignored, as the standard says.
             // A short loop: ids are short, and memchr's setup costs more.
             "id" if !value.bytes().any(|b| b == 0) => {
+                self.held = self.held - self.id.len() + value.len();
                 self.id.set(value, at);
                 self.has_id = true;
             }

@@ -296,6 +296,20 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_counts_joined_data_and_a_repeated_field_once() {
+        // Held before the id line: "12345\n12345", 11 bytes; the line adds 7.
+        let block = "data: 12345\ndata: 12345\nid: 123\n\n";
+        assert_eq!(run(&mut Parser::new(17), &[block]), vec![Step::TooLarge]);
+        let steps = run(&mut Parser::new(18), &[block]);
+        assert_eq!(steps, vec![event(None, json!("12345\n12345"), Some("123"))]);
+        // A second name replaces the first: 10 bytes held, not 20, when
+        // the 9 bytes of the data line come; 10 + 17 let the second name in.
+        let block = "event: 1234567890\nevent: 1234567890\ndata: 123\n\n";
+        let steps = run(&mut Parser::new(27), &[block]);
+        assert_eq!(steps, vec![event(Some("1234567890"), json!(123), None)]);
+    }
+
+    #[test]
     fn what_a_block_holds_of_a_chunk_is_copied_before_the_chunk_goes() {
         let mut p = Parser::new(1024);
         let chunk = String::from("event: e\nid: 7\ndata: abc");
