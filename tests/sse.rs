@@ -479,6 +479,19 @@ fn an_event_over_the_cap_ends_the_stream_with_an_error() {
 }
 
 #[test]
+fn a_character_cut_by_the_end_of_input_counts_against_the_cap() {
+    // A line of 20 bytes and a replacement character: 23 bytes of text, as
+    // the same line with an invalid byte in place of the cut character.
+    let line = b"data: 12345678901234";
+    for end in [&b"\xE2"[..], b"\xE2\x82", b"\xFF"] {
+        let input = [&line[..], end].concat();
+        let got = parse_with(&input, Some(20));
+        assert_eq!(got.items, vec![Err(CAP_MESSAGE.into())], "{input:?}");
+        assert_eq!(parse_with(&input, Some(23)).items, vec![], "{input:?}");
+    }
+}
+
+#[test]
 fn comment_lines_do_not_count_against_the_cap() {
     let mut input = b": ".to_vec();
     input.extend(std::iter::repeat_n(b'x', 1000));

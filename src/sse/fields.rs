@@ -35,7 +35,11 @@ impl Block {
     /// What its buffers hold on to, for the tests of bounded memory.
     #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
-        self.data.copied.capacity() + self.name.copied.capacity() + self.id.copied.capacity()
+        let last_id = self.last_id.as_ref().map_or(0, String::capacity);
+        self.data.copied.capacity()
+            + self.name.copied.capacity()
+            + self.id.copied.capacity()
+            + last_id
     }
 
     /// Bytes held for the current event: its data, name and id so far.
@@ -136,7 +140,7 @@ impl Block {
                 self.last_id = None;
             } else {
                 let last = self.last_id.get_or_insert_with(String::new);
-                last.clear();
+                super::reuse(last);
                 last.push_str(text);
                 id = Some(text.to_owned());
             }

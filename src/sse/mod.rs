@@ -205,8 +205,14 @@ impl<R: BufRead> SseReader<R> {
                 }
             }
             if self.taken == self.text.len() && !self.read()? {
-                self.parser.end();
-                return Ok(None);
+                // A character that the input's end cut is text too: its
+                // replacement character counts against the cap.
+                reuse(&mut self.text);
+                self.taken = 0;
+                if !self.decoder.finish(&mut self.text) {
+                    self.parser.end();
+                    return Ok(None);
+                }
             }
             if self.taken == self.text.len() {
                 continue; // the read was the start of a character only
