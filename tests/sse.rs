@@ -705,9 +705,134 @@ fn stream_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\xEF\xBB\xBF".to_vec()),
         Just(b"{\"a\":1}".to_vec()),
         Just(b"12".to_vec()),
+        // Characters, whole, cut short and invalid.
+        Just("é€🦀".as_bytes().to_vec()),
+        Just(b"\xE2\x82".to_vec()),
+        Just(b"\xF0\x9F".to_vec()),
+        Just(b"\xEF\xBB".to_vec()),
+        Just(b"\xE0\x80\x80\xFF".to_vec()),
         prop::collection::vec(any::<u8>(), 0..8),
     ];
     prop::collection::vec(piece, 0..64).prop_map(|pieces| pieces.concat())
+}
+
+/// Lines of fields, so that blocks form often: a name, a colon with or
+/// without spaces, a value of text, JSON, digits and odd bytes, a line end.
+fn field_lines() -> impl Strategy<Value = Vec<u8>> {
+    const NAMES: &[&[u8]] = &[
+        b"data",
+        b"event",
+        b"id",
+        b"retry",
+        b"",
+        b"\xEF\xBB\xBFdata",
+        b"x",
+    ];
+    const COLONS: &[&[u8]] = &[b": ", b":", b":  ", b""];
+    const VALUES: &[&[u8]] = &[
+        b"a b",
+        b"{\"a\":[1,\"\xC3\xA9\"]}",
+        b"42",
+        b"\"x\xFFy\"",
+        b"\xE2\x82",
+        b"\xF0\x9F\xA6\x80",
+        b"\0",
+    ];
+    const ENDS: &[&[u8]] = &[b"\n", b"\r", b"\r\n", b"\n\n", b""];
+    let pick = |items: &'static [&'static [u8]]| prop::sample::select(items);
+    let line = (
+        pick(NAMES),
+        pick(COLONS),
+        prop::collection::vec(pick(VALUES), 0..3),
+        pick(ENDS),
+    )
+        .prop_map(|(name, colon, value, end)| [name, colon, &value.concat(), end].concat());
+    prop::collection::vec(line, 0..12).prop_map(|lines| lines.concat())
+}
+
+/// The rules applied the simple way, to compare the parser with: the whole
+/// input at once, the raw bytes of each field decoded on their own
+/// (`from_utf8_lossy`), the cap counted in bytes of that text.
+fn model(input: &[u8], cap: Option<usize>) -> Outcome {
+    let cap = cap.unwrap_or(zaby::sse::DEFAULT_MAX_EVENT_SIZE);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut out = Outcome {
+        items: vec![],
+        last_event_id: None,
+        retry: None,
+    };
+    let mut data: Option<Vec<u8>> = None;
+    let mut name: Option<Vec<u8>> = None;
+    let mut id: Option<Vec<u8>> = None;
+    let mut rest = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n' || b == b'\r');
+        let line = &rest[..end.unwrap_or(rest.len())];
+        let comment = line.first() == Some(&b':');
+        let held: usize = [&data, &name, &id]
+            .iter()
+            .map(|field| field.as_deref().map_or(0, |b| text(b).len()))
+            .sum();
+        if !line.is_empty() && !comment && held + text(line).len() > cap {
+            out.items
+                .push(Err(CAP_MESSAGE.replace("20", &cap.to_string())));
+            return out;
+        }
+        // An unfinished last line is dropped, with its block.
+        let Some(end) = end else { return out };
+        let mut next = end + 1;
+        if rest[end] == b'\r' && rest.get(next) == Some(&b'\n') {
+            next += 1;
+        }
+        rest = &rest[next..];
+        if line.is_empty() {
+            let mut event_id = None;
+            match id.take() {
+                Some(i) if i.is_empty() => out.last_event_id = None,
+                Some(i) => {
+                    out.last_event_id = Some(text(&i));
+                    event_id = Some(text(&i));
+                }
+                None => {}
+            }
+            if data.is_some() || name.is_some() {
+                let data = text(&data.take().unwrap_or_default());
+                out.items.push(Ok(SseEvent {
+                    event: name.take().map(|n| text(&n)),
+                    data: serde_json::from_str(&data).unwrap_or(Value::String(data)),
+                    id: event_id,
+                }));
+            }
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => match &mut data {
+                Some(d) => {
+                    d.push(b'\n');
+                    d.extend_from_slice(value);
+                }
+                None => data = Some(value.to_vec()),
+            },
+            b"event" => name = Some(value.to_vec()),
+            b"id" if !value.contains(&0) => id = Some(value.to_vec()),
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                if let Ok(ms) = text(value).parse() {
+                    out.retry = Some(Duration::from_millis(ms));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn cap() -> impl Strategy<Value = Option<usize>> {
@@ -816,6 +941,16 @@ proptest! {
     ) {
         let whole = read_all(&input[..], cap);
         prop_assert_eq!(read_all(Chunked::new(&input, &sizes), cap), whole);
+    }
+
+    #[test]
+    fn bytes_read_as_the_simple_model_says(
+        input in prop_oneof![stream_bytes(), field_lines()],
+        cap in cap(),
+    ) {
+        // `parse_with` reads the input whole and in many splits, and
+        // checks that they agree.
+        prop_assert_eq!(parse_with(&input, cap), model(&input, cap));
     }
 
     #[test]
