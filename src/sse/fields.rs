@@ -14,9 +14,9 @@ use crate::SseEvent;
 /// The block being read, and what outlives it: the last event id and the
 /// retry delay.
 ///
-/// A value that lies in the chunk being fed stays
-/// there until the chunk is done with ([`keep`](Block::keep)): a block read
-/// from one chunk, the usual case, is decoded without a copy.
+/// A value that lies in the chunk being fed stays there until the chunk is
+/// done with ([`keep`](Block::keep)): a block read from one chunk, the usual
+/// case, is decoded without a copy.
 #[derive(Debug, Default)]
 pub(super) struct Block {
     data: Held,

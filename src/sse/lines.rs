@@ -87,7 +87,7 @@ impl Parser {
     pub(super) fn feed(&mut self, buf: &str) -> (usize, Step) {
         let fed = self.feed_lines(buf);
         if matches!(fed.1, Step::More) {
-            // The block may point into `buf`, which the reader is about to reuse.
+            // The block may point into `buf`, which the reader is about to replace.
             self.block.keep(buf);
         }
         fed
