@@ -4,7 +4,9 @@
 //!
 //! - Numeric ids (ASCII digits that fit a `u64`) are kept as runs of
 //!   consecutive numbers: ids that count up by one, as the runtime's do, cost
-//!   nothing; 16 bytes for each place where they jump ahead.
+//!   nothing; 16 bytes for each place where they jump ahead. A number that
+//!   stays alone, as when ids count up by two, goes to the hashes instead, so
+//!   that no id costs more than a hash.
 //! - Any other id, and a number below one already yielded, is kept as a
 //!   64-bit hash, keyed afresh for each stream so that a server cannot aim for
 //!   collisions (by chance, the odds that one new id is taken for an old one
@@ -92,12 +94,18 @@ impl SeenIds {
     }
 
     /// Records `n` if it is above every number yielded: the last run grows
-    /// by it, or a new run starts.
+    /// by it, or a new run starts. A last run of one number becomes a hash
+    /// then, cheaper than a run of its own.
     fn extend_runs(&mut self, n: u64) -> bool {
         match self.runs.last_mut() {
             Some(&mut (_, end)) if n <= end => return false,
             // `n` is above `end`, so `end + 1` cannot overflow.
             Some((_, end)) if n == *end + 1 => *end = n,
+            Some(&mut (start, end)) if start == end => {
+                self.runs.pop();
+                self.remember(self.hasher.hash_one(start));
+                self.runs.push((n, n));
+            }
             _ => self.runs.push((n, n)),
         }
         true
@@ -199,6 +207,20 @@ mod tests {
             assert!(seen.first_time(Some(id)), "{id} is new");
         }
         assert!(!seen.first_time(Some("6")));
+    }
+
+    #[test]
+    fn numbers_that_skip_cost_no_more_than_hashes() {
+        let mut seen = SeenIds::default();
+        for n in (0..10_000).step_by(2) {
+            assert!(seen.first_time(Some(&n.to_string())));
+        }
+        assert_eq!(seen.runs, [(9_998, 9_998)]);
+        assert_eq!(seen.hashes.len() + seen.latest.len(), 4_999);
+        seen.resumed();
+        for n in (0..10_000).rev() {
+            assert_eq!(seen.first_time(Some(&n.to_string())), n % 2 == 1, "{n}");
+        }
     }
 
     #[test]

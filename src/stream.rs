@@ -56,8 +56,8 @@ type Body = BufReader<Box<dyn Read + Send>>;
 ///
 /// Skipping is exact however much the server replays, in any order, which
 /// takes memory: numeric ids that count up by one cost nothing, and any other
-/// id yielded is kept as an 8-byte hash, at most about 11 bytes with the room
-/// around it (1,000,000 text ids: about 10 MB). Events without ids cannot be
+/// id yielded is kept as an 8-byte hash, about 11 bytes with the room around
+/// it and up to 16 just after it grows (1,000,000 text ids: about 10 MB). Events without ids cannot be
 /// recognised and are yielded as they come.
 ///
 /// # Example
