@@ -48,7 +48,9 @@ impl fmt::Debug for RuntimeToken {
             .field("rotate_after", &self.rotate_after)
             .field("token_family_id", &self.token_family_id)
             .field("scopes", &self.scopes)
-            .field("extra", &self.extra)
+            // Names only: the answer may echo a secret (the token, or the
+            // previous one of a rotation) in any field.
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -147,6 +149,16 @@ mod tests {
         assert_eq!(token.rotate_after, Some(Duration::from_secs(60)));
         assert_eq!(token.extra["grantId"], "g1");
         assert!(!format!("{token:?}").contains("eyJsecret"));
+        let echo: RuntimeToken = serde_json::from_value(serde_json::json!({
+            "token": "eyJnew", "previousToken": "eyJold", "note": {"again": "eyJnew"}
+        }))
+        .unwrap();
+        let shown = format!("{echo:?}");
+        assert!(
+            shown.contains("previousToken") && shown.contains("note"),
+            "{shown}"
+        );
+        assert!(!shown.contains("eyJ"), "{shown}");
         let odd: RuntimeToken =
             serde_json::from_value(serde_json::json!({"token": "t", "expiresAt": "soon"})).unwrap();
         assert_eq!(odd.expires_at, None);
