@@ -208,20 +208,28 @@ fn a_call_takes_its_own_timeout_and_retry_policy() {
     ok.assert();
 }
 
-/// A server that tells the test when a request arrived, then answers as `answer` says.
-fn signalling(answer: fn(&mut Conn)) -> (TestServer, mpsc::Receiver<()>) {
+/// A server that answers as `answer` says, which tells the test when it
+/// has got as far as the test waits for by calling its second argument.
+fn signalling(answer: fn(&mut Conn, &dyn Fn())) -> (TestServer, mpsc::Receiver<()>) {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let server = TestServer::start(move |mut conn: Conn| {
-        let _ = tx.lock().unwrap().send(());
-        answer(&mut conn);
+        answer(&mut conn, &|| {
+            let _ = tx.lock().unwrap().send(());
+        });
     });
     (server, rx)
 }
 
+/// Tells the test that a request arrived, then never answers.
+fn arrived_and_held(conn: &mut Conn, signal: &dyn Fn()) {
+    signal();
+    conn.hold_open();
+}
+
 #[test]
 fn cancel_ends_a_call_waiting_for_its_answer() {
-    let (server, arrived) = signalling(|conn| conn.hold_open());
+    let (server, arrived) = signalling(arrived_and_held);
     let client = runtime(&server.url);
     let cancel = CancelHandle::new();
     let options = RequestOptions::new().cancel_handle(cancel.clone());
@@ -235,8 +243,13 @@ fn cancel_ends_a_call_waiting_for_its_answer() {
 
 #[test]
 fn cancel_ends_the_sleep_before_a_retry() {
-    let (server, arrived) = signalling(|conn| {
+    // The signal comes once the client has read the 503 and let the
+    // connection go: it is then past its answer, waiting to retry.
+    let (server, answered) = signalling(|conn, signal| {
         conn.write("HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        if conn.client_closed() {
+            signal();
+        }
     });
     let client = runtime(&server.url);
     let cancel = CancelHandle::new();
@@ -250,7 +263,7 @@ fn cancel_ends_the_sleep_before_a_retry() {
             .with_options(options)
             .events("r1", EventsQuery::default())
     });
-    arrived.recv_timeout(LIMIT).unwrap();
+    answered.recv_timeout(LIMIT).unwrap();
     cancel.cancel();
     let err = bounded(move || call.join().unwrap().unwrap_err());
     assert!(matches!(err, Error::Cancelled), "{err:?}");
@@ -259,7 +272,7 @@ fn cancel_ends_the_sleep_before_a_retry() {
 
 #[test]
 fn cancel_ends_a_stream_opening_and_an_open_stream() {
-    let (server, arrived) = signalling(|conn| conn.hold_open());
+    let (server, arrived) = signalling(arrived_and_held);
     let client = runtime(&server.url);
     let cancel = CancelHandle::new();
     let options = RequestOptions::new().cancel_handle(cancel.clone());
@@ -272,7 +285,7 @@ fn cancel_ends_a_stream_opening_and_an_open_stream() {
     let err = bounded(move || opening.join().unwrap().unwrap_err());
     assert!(matches!(err, Error::Cancelled), "{err:?}");
 
-    let (server, _arrived) = signalling(|conn| {
+    let (server, _arrived) = signalling(|conn, _| {
         conn.write(common::SSE_HEAD);
         conn.write("id: 1\nevent: text\ndata: {\"content\":\"a\"}\n\n");
         conn.hold_open();
@@ -285,7 +298,14 @@ fn cancel_ends_a_stream_opening_and_an_open_stream() {
         .stream("r1")
         .unwrap();
     assert!(stream.next().unwrap().is_ok());
-    let reader = std::thread::spawn(move || stream.next().is_none());
+    let (started, reading) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        started.send(()).unwrap();
+        stream.next().is_none()
+    });
+    // Most often the reader is blocked in its read by now, which only the
+    // cancel reaching the open connection ends before the idle timeout.
+    reading.recv_timeout(LIMIT).unwrap();
     cancel.cancel();
     assert!(
         bounded(move || reader.join().unwrap()),
@@ -478,7 +498,7 @@ fn a_tenant_id_that_cannot_be_a_header_is_refused_at_build() {
 
 #[test]
 fn one_handle_cancels_every_call_it_was_given_to() {
-    let (server, arrived) = signalling(|conn| conn.hold_open());
+    let (server, arrived) = signalling(arrived_and_held);
     let client = runtime(&server.url);
     let cancel = CancelHandle::new();
     let options = RequestOptions::new().cancel_handle(cancel.clone());
