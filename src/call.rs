@@ -62,9 +62,7 @@ impl Call {
         }
         crate::path::push_query(&mut self.path, &options.query);
         // A body's own request id (set by the resource) is the header's too.
-        if self.request_id.is_none() {
-            self.request_id.clone_from(&options.request_id);
-        }
+        options.fill_request_id(&mut self.request_id);
         self.options = options.clone();
         // This call's own handle: calls sharing the caller's do not share hooks.
         self.options.cancel = options.cancel.as_ref().map(CancelHandle::child);

@@ -176,9 +176,7 @@ impl Feedback {
             "requestId",
         ];
         crate::runs::check_fields(&self.extra, &owned, "Feedback")?;
-        if self.request_id.is_none() {
-            self.request_id.clone_from(&options.request_id);
-        }
+        options.fill_request_id(&mut self.request_id);
         let mut call = Call::post(path, Some(&self))?;
         call.request_id = self.request_id;
         Ok(call)

@@ -237,6 +237,14 @@ impl RequestOptions {
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(CancelHandle::is_cancelled)
     }
+
+    /// Gives `id` these options' request id when it has none of its own:
+    /// a body's own id wins.
+    pub(crate) fn fill_request_id(&self, id: &mut Option<String>) {
+        if id.is_none() {
+            id.clone_from(&self.request_id);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -97,11 +97,8 @@ impl Runs<'_> {
         start.check_fields()?;
         // The same id on every try makes the start idempotent: the StartRun's,
         // else the options', else a fresh one; in the body and the header alike.
-        let id = start
-            .request_id
-            .take()
-            .or_else(|| self.options.request_id.clone());
-        start.request_id = Some(id.unwrap_or_else(new_request_id));
+        self.options.fill_request_id(&mut start.request_id);
+        start.request_id.get_or_insert_with(new_request_id);
         let mut call = Call::post(format!("{PREFIX}/runs"), Some(&start))?;
         call.request_id = start.request_id.clone();
         call.idempotent = true;

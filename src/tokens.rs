@@ -79,9 +79,7 @@ impl RuntimeTokens<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn create(&self, mut request: RuntimeTokenRequest) -> Result<RuntimeToken> {
-        if request.request_id.is_none() {
-            request.request_id.clone_from(&self.options.request_id);
-        }
+        self.options.fill_request_id(&mut request.request_id);
         let app = segment(&request.external_app_id, "external app id")?;
         let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens");
         self.mint(path, &request, &request.request_id)
@@ -127,9 +125,7 @@ impl RuntimeTokens<'_> {
     /// # Ok::<(), zaby::Error>(())
     /// ```
     pub fn rotate_by_unique_id(&self, mut request: UniqueIdRotation) -> Result<RuntimeToken> {
-        if request.request_id.is_none() {
-            request.request_id.clone_from(&self.options.request_id);
-        }
+        self.options.fill_request_id(&mut request.request_id);
         let app = segment(&request.external_app_id, "external app id")?;
         let path = format!("{PREFIX}/external-apps/{app}/runtime-tokens/rotate");
         self.mint(path, &request, &request.request_id)
