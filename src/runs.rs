@@ -167,8 +167,6 @@ impl Runs<'_> {
     }
 }
 
-/// Reads stored events leniently: an array, or an object holding one under
-/// `events`, `items` or `data`.
 /// Refuses extra fields that a setter of `owner` owns.
 pub(crate) fn check_fields(extra: &Map<String, Value>, owned: &[&str], owner: &str) -> Result<()> {
     match extra.keys().find(|name| owned.contains(&name.as_str())) {
@@ -179,6 +177,8 @@ pub(crate) fn check_fields(extra: &Map<String, Value>, owned: &[&str], owner: &s
     }
 }
 
+/// Reads stored events leniently: an array, or an object holding one under
+/// `events`, `items` or `data`.
 fn stored_events(body: Value) -> Result<Vec<SseEvent>> {
     let records = match body {
         Value::Array(records) => records,
