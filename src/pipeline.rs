@@ -179,7 +179,17 @@ impl Core {
                 return Ok(response);
             }
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                return Err(self.api_error(response, secret, call, None));
+                let error = self.api_error(response, secret, call, None);
+                // A host that was not sent the credential cannot refuse it:
+                // its word must not make the client drop a good token.
+                return Err(match error {
+                    Error::TokenExpired(e) | Error::TokenExhausted(e) | Error::Auth(e)
+                        if !with_credential =>
+                    {
+                        Error::Api(e)
+                    }
+                    error => error,
+                });
             }
             // The origin was checked when the client was built: it parses.
             let origin = url::Url::parse(&self.settings.origin)

@@ -84,6 +84,46 @@ fn a_bodiless_request_may_leave_the_origin_but_without_the_credential() {
     assert_eq!(seen[0].header("authorization"), None);
 }
 
+/// Hands out one token and counts how often it was asked for one, and told
+/// to drop it.
+#[derive(Clone, Default)]
+struct Recording(Arc<(AtomicUsize, AtomicUsize)>);
+
+impl zaby::TokenSource for Recording {
+    fn token(&self) -> Result<String, zaby::TokenError> {
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+        Ok(TOKEN.to_owned())
+    }
+
+    fn invalidate(&self, _token: &str) {
+        self.0.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn another_origin_that_got_no_credential_cannot_have_the_token_dropped() {
+    let elsewhere = TestServer::start(|mut conn: Conn| {
+        let body = r#"{"message":"expired","code":"MANAGED_AGENT_RUNTIME_TOKEN_EXPIRED"}"#;
+        conn.write(format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+    });
+    let api = redirecting(307, format!("{}/elsewhere", elsewhere.url));
+    let source = Recording::default();
+    let client = ZabyRuntime::builder()
+        .token_source(source.clone())
+        .api_origin(&api.url)
+        .build()
+        .unwrap();
+    let err = client.approvals().approve("r1", "a1").unwrap_err();
+    assert!(matches!(&err, Error::Api(e) if e.status == 401), "{err:?}");
+    let (asked, invalidated) = &*source.0;
+    assert_eq!(invalidated.load(Ordering::SeqCst), 0, "the token was kept");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "no second token");
+    assert_eq!(elsewhere.requests().len(), 1, "the call was not repeated");
+}
+
 #[test]
 fn a_rotation_redirected_elsewhere_never_sends_the_previous_token() {
     let elsewhere = ok_json();
