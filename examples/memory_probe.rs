@@ -17,8 +17,6 @@
 //! server answers the resume with all N again, from the first: each must
 //! still arrive exactly once.
 
-// `zaby::Error` is deliberately unboxed.
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 

@@ -18,6 +18,8 @@ use serde_json::Value;
 const FEATURES: &[(&str, bool)] = &[
     ("testing", cfg!(feature = "testing")),
     ("log", cfg!(feature = "log")),
+    ("tracing", cfg!(feature = "tracing")),
+    ("platform-verifier", cfg!(feature = "platform-verifier")),
 ];
 
 /// Each example's name and its freshly built executable; the build's

@@ -791,7 +791,7 @@ const KINDS: &[&str] = &[
     "INTERRUPTION",
     "UI_BLOCK",
     "RUN_FINISHED",
-    "RunError",
+    "RUN_ERROR",
     "message",
     "ping",
     "",
