@@ -6,7 +6,6 @@ use std::time::Duration;
 use crate::{CancelHandle, Error, RequestOptions, Result};
 
 /// What kind of call this is.
-#[derive(Debug)]
 pub(crate) enum Mode {
     /// A JSON call, bounded by the client's timeout.
     Json,
@@ -21,8 +20,8 @@ pub(crate) enum Mode {
     },
 }
 
-/// One API call, before credentials and retries.
-#[derive(Debug)]
+/// One API call, before credentials and retries. No `Debug`: it holds
+/// secrets (a rotation's previous token) in clear.
 pub(crate) struct Call {
     pub method: &'static str,
     /// Path under the origin, with the query.
