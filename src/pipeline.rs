@@ -164,11 +164,17 @@ impl Core {
         let mut url = format!("{}{}", self.settings.origin, call.path);
         let mut path = call.path.clone();
         let mut method = call.method;
-        let mut body = call.body.clone();
+        let mut body = call.body.as_deref();
         let mut with_credential = true;
         for hop in 0.. {
             let credential = with_credential.then_some(secret);
-            let request = self.request(call, method, (&url, &path), body.clone(), credential);
+            let request = self.request(
+                call,
+                method,
+                (&url, &path),
+                body.map(<[u8]>::to_vec),
+                credential,
+            );
             let sent = match call.cancel() {
                 Some(cancel) => self.transport.send_cancellable(request, cancel),
                 None => self.transport.send(request),
