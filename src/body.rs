@@ -36,6 +36,15 @@ pub(crate) fn read_capped(body: impl Read, cap: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// As much of an error answer's body as comes, up to `cap` bytes: it only
+/// explains the status, so a read that fails or a body past the cap keeps
+/// what came before.
+pub(crate) fn read_prefix(body: impl Read, cap: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = body.take(cap).read_to_end(&mut bytes);
+    bytes
+}
+
 /// JSON, or `Value::Null` for an empty body.
 pub(crate) fn json_or_null(body: &[u8]) -> Result<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::body::{MAX_ERROR_BODY, MAX_JSON_BODY, json_or_null, read_capped};
+use crate::body::{MAX_ERROR_BODY, MAX_JSON_BODY, json_or_null, read_capped, read_prefix};
 use crate::call::{Call, Mode};
 use crate::config::Settings;
 use crate::credential::Credential;
@@ -297,8 +297,7 @@ impl Core {
         call: &Call,
         message: Option<String>,
     ) -> Error {
-        // The body only explains the status: a read failure leaves it empty.
-        let body = read_capped(response.body, MAX_ERROR_BODY).unwrap_or_default();
+        let body = read_prefix(response.body, MAX_ERROR_BODY);
         let mut secrets = vec![secret];
         secrets.extend(call.secrets.iter().map(String::as_str));
         let mut e = ApiError::from_parts(response.status, &response.headers, &body, &secrets);

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use crate::agent::{CachingResolver, SharedConnector, new_agent};
-use crate::body::MAX_ERROR_BODY;
+use crate::body::{MAX_ERROR_BODY, read_prefix};
 use crate::deadline::Deadline;
 use crate::headers::redacted;
 use crate::{CancelHandle, Error, Result};
@@ -317,8 +317,7 @@ impl Transport for HttpTransport {
         let mut response = into_transport_response(answer?);
         if stream && !(200..300).contains(&response.status) {
             // What came before the deadline explains the status well enough.
-            let mut body = Vec::new();
-            let _ = response.body.take(MAX_ERROR_BODY).read_to_end(&mut body);
+            let body = read_prefix(response.body, MAX_ERROR_BODY);
             response.body = Box::new(std::io::Cursor::new(body));
         }
         let fired = deadline.is_some_and(Deadline::disarm);

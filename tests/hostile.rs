@@ -125,6 +125,33 @@ fn another_origin_that_got_no_credential_cannot_have_the_token_dropped() {
 }
 
 #[test]
+fn an_error_body_past_the_cap_keeps_what_fits() {
+    let body = format!(r#"{{"message":"busy","pad":"{}"}}"#, "x".repeat(100_000));
+    let server = TestServer::start(move |mut conn: Conn| {
+        conn.write(format!(
+            "HTTP/1.1 400 Bad\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+    });
+    // The JSON call and the stream opening read an error body alike.
+    for err in [
+        runtime(&server.url).runs().start("hi").unwrap_err(),
+        runtime(&server.url)
+            .runs()
+            .stream("r1")
+            .map(drop)
+            .unwrap_err(),
+    ] {
+        let Error::Validation(e) = &err else {
+            panic!("{err:?}")
+        };
+        let kept = e.body.as_str().unwrap_or_default();
+        assert_eq!(kept.len(), 64 * 1024, "{}", &kept[..kept.len().min(40)]);
+        assert!(kept.starts_with(r#"{"message":"busy""#));
+    }
+}
+
+#[test]
 fn a_rotation_redirected_elsewhere_never_sends_the_previous_token() {
     let elsewhere = ok_json();
     let api = redirecting(307, format!("{}/steal", elsewhere.url));
