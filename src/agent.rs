@@ -42,6 +42,10 @@ impl Connector for SharedConnector {
 /// How long a host's resolved addresses are reused.
 const DNS_TTL: Duration = Duration::from_secs(60);
 
+/// The most hosts remembered at once: a server that redirects each call to
+/// a host of its own must not grow the cache without end.
+const MAX_HOSTS: usize = 64;
+
 /// ureq resolves the host on every request, pooled connection or not, and
 /// with a timeout set it does so on a new thread: remembering the answer for
 /// a minute saves a thread and a lookup per call.
@@ -57,7 +61,11 @@ impl Resolver for CachingResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
-        let key = format!("{:?}{:?}", uri.scheme_str(), uri.authority());
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", |a| a.as_str())
+        );
         let lock = || self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, addrs)) = lock().get(&key) {
             if at.elapsed() < DNS_TTL {
@@ -65,7 +73,12 @@ impl Resolver for CachingResolver {
             }
         }
         let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
-        lock().insert(key, (Instant::now(), addrs.clone()));
+        let mut cache = lock();
+        cache.retain(|_, (at, _)| at.elapsed() < DNS_TTL);
+        if cache.len() >= MAX_HOSTS {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), addrs.clone()));
         Ok(addrs)
     }
 }
@@ -84,4 +97,31 @@ fn agent_config(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestat
         .user_agent(ureq::config::AutoHeaderValue::None)
         .timeout_resolve(Some(timeout))
         .timeout_connect(Some(timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_cache_holds_a_bounded_number_of_hosts() {
+        let resolver = CachingResolver::default();
+        let config = ureq::config::Config::default();
+        for port in 1..=3 * MAX_HOSTS {
+            let uri: ureq::http::Uri = format!("http://127.0.0.1:{port}/").parse().unwrap();
+            resolver
+                .resolve(&uri, &config, NextTimeout::default())
+                .unwrap();
+            assert!(resolver.cache.lock().unwrap().len() <= MAX_HOSTS);
+        }
+        // A host asked for again within the minute is answered from the cache.
+        let uri: ureq::http::Uri = format!("http://127.0.0.1:{}/", 3 * MAX_HOSTS)
+            .parse()
+            .unwrap();
+        let before = resolver.cache.lock().unwrap().len();
+        resolver
+            .resolve(&uri, &config, NextTimeout::default())
+            .unwrap();
+        assert_eq!(resolver.cache.lock().unwrap().len(), before);
+    }
 }
