@@ -84,7 +84,7 @@ pub fn pipe(client: TcpStream, upstream: TcpStream, record: Arc<Mutex<Vec<u8>>>)
 }
 
 /// Reads up to and including the blank line that ends an HTTP head.
-pub fn read_head(socket: &mut TcpStream) -> Option<Vec<u8>> {
+pub fn read_head(socket: &mut impl Read) -> Option<Vec<u8>> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

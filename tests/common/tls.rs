@@ -1,14 +1,14 @@
 //! A private certificate authority made with rcgen, and an https server on
 //! loopback whose certificate it signed.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::relay::Acceptor;
+use super::relay::{Acceptor, read_head};
 
 /// A certificate authority of our own.
 pub struct TestCa {
@@ -77,7 +77,7 @@ impl TlsServer {
                 let conn = rustls::ServerConnection::new(config.clone()).unwrap();
                 let mut tls = rustls::StreamOwned::new(conn, socket);
                 // A client that refuses the certificate ends here.
-                let Some(head) = read_head(&mut tls) else {
+                let Some(head) = read_head(&mut tls).and_then(|h| String::from_utf8(h).ok()) else {
                     return;
                 };
                 heads.lock().unwrap().push(head.clone());
@@ -102,18 +102,6 @@ impl TlsServer {
     pub fn connections(&self) -> usize {
         self.acceptor.connections()
     }
-}
-
-fn read_head(tls: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if tls.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).ok()
 }
 
 /// A whole `200` answer with a JSON body, closing the connection.
