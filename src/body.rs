@@ -55,10 +55,13 @@ pub(crate) fn json_or_null(body: &[u8]) -> Result<Value> {
 
 /// `body` as `T`; the error says `what` was expected and keeps the body.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::Decode(DecodeError {
-            message: format!("expected {what}: {e}"),
-            body: String::from_utf8_lossy(body).into_owned(),
-        })
+    serde_json::from_slice(body).map_err(|e| not_what(what, &e, body))
+}
+
+/// The error of a `body` that did not decode as `what`.
+pub(crate) fn not_what(what: &str, e: &serde_json::Error, body: &[u8]) -> Error {
+    Error::Decode(DecodeError {
+        message: format!("expected {what}: {e}"),
+        body: String::from_utf8_lossy(body).into_owned(),
     })
 }

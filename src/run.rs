@@ -4,8 +4,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::Result;
 use crate::body::decode;
-use crate::{DecodeError, Error, Result};
 
 /// A run, its id read from `runId`, else `id`, else `run.id`, as the official
 /// examples accept all three.
@@ -23,12 +23,7 @@ pub(crate) fn decode_run(body: &[u8]) -> Result<Run> {
             }
         }
     }
-    serde_json::from_value(value).map_err(|e| {
-        Error::Decode(DecodeError {
-            message: format!("expected a run: {e}"),
-            body: String::from_utf8_lossy(body).into_owned(),
-        })
-    })
+    serde_json::from_value(value).map_err(|e| crate::body::not_what("a run", &e, body))
 }
 
 /// A run, as the server answered. Fields it did not send are `None`; fields
