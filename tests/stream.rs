@@ -7,13 +7,13 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Conn, SSE_CHUNKED_HEAD, SSE_HEAD, TestServer, block, bounded_for, chunk};
+use common::{Conn, SSE_CHUNKED_HEAD, SSE_HEAD, TestServer, block, bounded, chunk};
 use serde_json::json;
 use zaby::{Error, SseEvent, ZabyRuntime};
 
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.stream-token.sig";
 /// Generous: only a broken implementation ever waits this long.
-const WATCHDOG: Duration = Duration::from_secs(20);
+const WATCHDOG: Duration = common::LIMIT;
 
 fn client(server: &TestServer) -> ZabyRuntime {
     builder(server).build().unwrap()
@@ -53,7 +53,7 @@ fn expected(n: usize) -> Vec<SseEvent> {
 
 /// Streams run `r1` to its end on a watchdog: every item, and the reconnect count.
 fn stream_r1(runtime: ZabyRuntime) -> (Vec<zaby::Result<SseEvent>>, u32) {
-    bounded_for(WATCHDOG, move || {
+    bounded(move || {
         let mut stream = runtime.runs().stream("r1").unwrap();
         let items = stream.by_ref().collect();
         (items, stream.reconnects())
@@ -348,7 +348,7 @@ fn keep_alive_comments_count_as_activity() {
         .stream_idle_timeout(Some(IDLE))
         .build()
         .unwrap();
-    let (first, rest, silence) = bounded_for(WATCHDOG, move || {
+    let (first, rest, silence) = bounded(move || {
         let mut stream = runtime.runs().stream("r1").unwrap();
         let first = stream.next().unwrap().unwrap();
         let start = std::time::Instant::now();
@@ -471,7 +471,7 @@ fn ids_out_of_order_on_one_connection_are_all_yielded() {
         conn.write(block(3, "RunFinished", "{}"));
     });
     let runtime = client(&server);
-    let ids: Vec<_> = bounded_for(WATCHDOG, move || {
+    let ids: Vec<_> = bounded(move || {
         runtime
             .runs()
             .stream("r1")
@@ -524,7 +524,7 @@ fn a_server_that_never_answers_the_stream_request_times_out_even_without_an_idle
         .stream_idle_timeout(None)
         .build()
         .unwrap();
-    let err = bounded_for(WATCHDOG, move || runtime.runs().stream("r1").unwrap_err());
+    let err = bounded(move || runtime.runs().stream("r1").unwrap_err());
     assert!(matches!(err, Error::Timeout(_)), "{err:?}");
 }
 
